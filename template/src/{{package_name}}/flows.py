@@ -1,0 +1,188 @@
+"""The pipeline's story: a push message in, the lake and a newsletter out.
+
+process_message: read -> land raw and tidy data -> enrich from the API -> email -> summary.
+backfill: a date range from the API, in chunks, with bounded concurrency, into the lake.
+poll_latest: the scheduled fallback when no push message arrives.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import wait
+
+from . import defaults
+from .areas import area_for_code
+from .documents import Document, DocumentError, read_document
+from .emailing import send_newsletter
+from .entsoe_api import Fetched, TransientApiError, fetch, load_api_key, make_client
+from .feeds import FEEDS, Feed
+from .lake import Lake, document_name, open_lake, parquet_bytes, partition
+from .newsletter import Newsletter, compose
+from .settings import Settings
+from .transforms import chart_bars, series_table, trim, with_reference
+
+
+def _is_transient(task, task_run, state) -> bool:
+    """Retry only what a retry can fix (see entsoe_api)."""
+    try:
+        state.result()
+    except TransientApiError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(name="read document", cache_policy=NO_CACHE)
+def read_message(message: bytes, feed: Feed, settings: Settings) -> Document:
+    document = read_document(message, settings.max_document_bytes)
+    if document.document_type != feed.document_type:
+        raise DocumentError(
+            f"document type {document.document_type} is not handled by the {feed.name} feed "
+            f"(it expects {feed.document_type})"
+        )
+    area_for_code(document.area)
+    return document
+
+
+@task(name="land in the lake", cache_policy=NO_CACHE)
+def land(lake: Lake, feed: Feed, document: Document, raw: bytes, frame: pd.DataFrame, prefix: str = "") -> list[str]:
+    """Writes the raw bytes, then the tidy rows split by UTC date, under one document name.
+
+    The name holds the mRID and revision: a re-delivered document overwrites itself.
+    """
+    name = document_name(document.mrid, document.revision)
+    raw_dir = partition(f"{prefix}raw", feed.name, document.area, document.period_start)
+    keys = [lake.put(f"{raw_dir}/{name}.xml", raw)]
+    tidy = frame.assign(document_mrid=document.mrid, revision=document.revision)
+    for day, rows in tidy.groupby(tidy["start"].dt.floor("D"), sort=True):
+        tidy_dir = partition(f"{prefix}tidy", feed.name, document.area, day)
+        keys.append(lake.put(f"{tidy_dir}/{name}.parquet", parquet_bytes(rows)))
+    return keys
+
+
+@task(name="fetch from ENTSO-E", cache_policy=NO_CACHE, retry_condition_fn=_is_transient)
+def fetch_from_api(query, settings: Settings, what: str) -> Fetched | None:
+    return fetch(query, settings, what)
+
+
+def _with_retries(settings: Settings):
+    delays = [settings.api_retry_delay_s * 2**i for i in range(settings.api_retries)]
+    return fetch_from_api.with_options(retries=settings.api_retries, retry_delay_seconds=delays, retry_jitter_factor=0.2)
+
+
+@flow(name="process-message", log_prints=True)
+def process_message(event_msg: str) -> dict:
+    """Handle one ENTSO-E push message (SOAP envelope or bare market document)."""
+    logger = get_run_logger()
+    settings = Settings()
+    feed = FEEDS[settings.feed]
+    raw = event_msg.encode("utf-8")
+    document = read_message(raw, feed, settings)
+    area = area_for_code(document.area)
+    logger.info("Read %s %s rev %s for %s: %d values", document.document_type, document.mrid, document.revision, area.name, len(document.frame))
+    lake = open_lake(settings)
+    keys = land(lake, feed, document, raw, document.frame)
+
+    client = make_client(settings, load_api_key(settings))
+    start, end = feed.enrichment.period(document)
+    what = f"{feed.enrichment.title.lower()} ({start:%Y-%m-%d} to {end:%Y-%m-%d})"
+    reference = _with_retries(settings)(lambda: feed.enrichment.query(client, area.code, document), settings, what)
+    reference_frame = None
+    if reference is not None:
+        reference_frame = trim(reference.document.frame, start, end)
+        keys += land(lake, feed, reference.document, reference.raw, reference_frame, prefix="enrichment/")
+
+    table = with_reference(series_table(document.frame, feed), reference_frame, feed)
+    newsletter = compose(feed, area, document, table, chart_bars(document.frame, feed), defaults.PROJECT_NAME)
+    recipients = send_newsletter(newsletter, settings)
+    summary = _summary(feed, document, newsletter, recipients, [lake.describe(k) for k in keys], reference is not None)
+    create_markdown_artifact(key=f"{feed.name.replace('_', '-')}-newsletter", markdown=summary["markdown"], description=newsletter.subject)
+    return summary
+
+
+def _summary(feed: Feed, document: Document, newsletter: Newsletter, recipients: list[str], lake_files: list[str], enriched: bool) -> dict:
+    markdown = "\n".join(
+        [
+            f"# {newsletter.subject}",
+            "",
+            f"- Document: `{document.mrid}` revision {document.revision} ({document.document_type}), "
+            f"{document.period_start:%Y-%m-%d %H:%M} to {document.period_end:%Y-%m-%d %H:%M} UTC",
+            f"- Values: {len(document.frame)}",
+            f"- Enrichment ({feed.enrichment.title}): {'yes' if enriched else 'not published'}",
+            f"- Emailed to: {', '.join(recipients)}",
+            "- Lake files:",
+            *[f"  - `{f}`" for f in lake_files],
+        ]
+    )
+    return {"subject": newsletter.subject, "recipients": recipients, "lake_files": lake_files, "markdown": markdown}
+
+
+@flow(name="backfill", log_prints=True)
+def backfill(start: date, end: date, chunk_days: int = 7, max_concurrency: int = 4) -> list[str]:
+    """Pull [start, end) of the feed from the API into the lake, `max_concurrency` chunks at a time."""
+    if end <= start:
+        raise ValueError(f"backfill end ({end}) must be after start ({start})")
+    if chunk_days < 1 or max_concurrency < 1:
+        raise ValueError("chunk_days and max_concurrency must be at least 1")
+    logger = get_run_logger()
+    settings = Settings()
+    feed = FEEDS[settings.feed]
+    area = _configured_area(settings)
+    client = make_client(settings, load_api_key(settings))
+    lake = open_lake(settings)
+    fetch_chunk = _with_retries(settings)
+    chunks = list(_chunks(pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC"), pd.Timedelta(days=chunk_days)))
+    keys: list[str] = []
+    for window in range(0, len(chunks), max_concurrency):
+        futures = [
+            fetch_chunk.submit(
+                (lambda s=s, e=e: feed.query(client, area.code, s, e)), settings, f"{feed.title.lower()} {s:%Y-%m-%d} to {e:%Y-%m-%d}"
+            )
+            for s, e in chunks[window : window + max_concurrency]
+        ]
+        wait(futures)
+        for (s, e), future in zip(chunks[window : window + max_concurrency], futures):
+            fetched = future.result()
+            if fetched is None:
+                logger.warning("No data published for %s to %s", s, e)
+                continue
+            keys += land(lake, feed, fetched.document, fetched.raw, trim(fetched.document.frame, s, e))
+    logger.info("Backfill wrote %d lake files for %d chunks", len(keys), len(chunks))
+    return keys
+
+
+@flow(name="poll-latest", log_prints=True)
+def poll_latest(hours: int = 24) -> dict | None:
+    """Scheduled fallback: fetch the last `hours` from the API and process it like a push."""
+    settings = Settings()
+    feed = FEEDS[settings.feed]
+    area = _configured_area(settings)
+    client = make_client(settings, load_api_key(settings))
+    end = pd.Timestamp(datetime.now(timezone.utc)).floor("h")
+    start = end - pd.Timedelta(hours=hours)
+    fetched = _with_retries(settings)(lambda: feed.query(client, area.code, start, end), settings, f"latest {feed.title.lower()}")
+    if fetched is None:
+        get_run_logger().warning("ENTSO-E has published nothing for %s since %s", area.name, start)
+        return None
+    return process_message(fetched.raw.decode("utf-8"))
+
+
+def _configured_area(settings: Settings):
+    from entsoe.mappings import Area
+
+    try:
+        return Area[settings.area]
+    except KeyError:
+        raise ValueError(f"setting area={settings.area!r} is not an entsoe-py Area name (e.g. DE_LU, FR, FI)") from None
+
+
+def _chunks(start: pd.Timestamp, end: pd.Timestamp, size: pd.Timedelta):
+    while start < end:
+        yield start, min(start + size, end)
+        start += size

@@ -1,0 +1,70 @@
+"""A throw-away local Prefect server, for the demo and the tests (no account needed)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_healthy(api_url: str, process: subprocess.Popen | None = None, timeout_s: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the Prefect server exited with code {process.returncode} before it was ready")
+        try:
+            with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.25)
+    raise TimeoutError(f"the Prefect server at {api_url} was not ready within {timeout_s:.0f} s")
+
+
+@contextlib.contextmanager
+def local_prefect_server(home: Path | None = None) -> Iterator[str]:
+    """Starts `prefect server start` on a free localhost port; yields its API URL."""
+    with tempfile.TemporaryDirectory(prefix="prefect-home-") as tmp:
+        prefect_home = Path(home or tmp)
+        port = free_port()
+        env = {
+            **os.environ,
+            "PREFECT_HOME": str(prefect_home),
+            "PREFECT_UI_ENABLED": "false",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_API_URL": "",
+            "PREFECT_SERVER_API_HOST": "127.0.0.1",
+            "PREFECT_SERVER_API_PORT": str(port),
+        }
+        log = open(prefect_home / "server.log", "wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        api_url = f"http://127.0.0.1:{port}/api"
+        try:
+            wait_until_healthy(api_url, process)
+            yield api_url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            log.close()

@@ -1,0 +1,55 @@
+"""One typed settings object for the whole pipeline.
+
+Defaults come from your template answers (defaults.py) and point at local things, so the
+demo needs no account. Production changes them with `PIPELINE_*` environment variables
+(e.g. `PIPELINE_LAKE_BLOCK=lake`); secrets never live here, only the names of the Prefect
+blocks that hold them.
+"""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from . import defaults
+
+ENTSOE_API_URL = "https://web-api.tp.entsoe.eu/api"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PIPELINE_", extra="ignore")
+
+    feed: Literal["actual_generation", "wind_solar_forecast", "total_load", "day_ahead_prices"] = (
+        defaults.FEED
+    )
+    area: str = defaults.AREA
+
+    # Data lake: a local folder unless an S3Bucket block (prefect-aws) is named.
+    lake_dir: Path = Path("lake")
+    lake_block: str = ""
+
+    # ENTSO-E REST API (entsoe-py). The key lives in a Prefect Secret block.
+    entsoe_api_url: str = ENTSOE_API_URL
+    entsoe_api_key_block: str = "entsoe-api-key"
+    entsoe_timeout_s: float = 30.0
+    api_retries: int = 4
+    api_retry_delay_s: float = 2.0
+
+    # Newsletter. The SMTP password, if any, lives in a Prefect Secret block.
+    email_sender: str = defaults.EMAIL_SENDER
+    email_recipients: list[str] = Field(default_factory=lambda: list(defaults.EMAIL_RECIPIENTS))
+    smtp_host: str = defaults.SMTP_HOST
+    smtp_port: int = defaults.SMTP_PORT
+    smtp_security: Literal["ssl", "starttls", "insecure"] = defaults.SMTP_SECURITY
+    smtp_username: str = ""
+    smtp_password_block: str = ""
+    smtp_retries: int = 3
+    smtp_retry_delay_s: float = 5.0
+
+    # Documents larger than this are refused before parsing.
+    max_document_mb: float = 100.0
+
+    @property
+    def max_document_bytes(self) -> int:
+        return int(self.max_document_mb * 1024 * 1024)

@@ -1,0 +1,110 @@
+"""From a document's long table to what a reader wants: one row per series, one chart.
+
+Pure functions on pandas frames (documents.COLUMNS), so they are tested on real documents
+without a server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from entsoe.mappings import PSRTYPE_MAPPINGS
+
+from .feeds import Feed
+
+HOUR = pd.Timedelta(hours=1)
+
+
+def series_label(psr_type: str, direction: str, feed: Feed) -> str:
+    if psr_type:
+        name = PSRTYPE_MAPPINGS.get(psr_type, psr_type)
+        # Out-domain series inside a generation document are consumption (pumped storage).
+        return f"{name} (consumption)" if direction == "out" and feed.name != "total_load" else name
+    return feed.title
+
+
+def labelled(frame: pd.DataFrame, feed: Feed) -> pd.DataFrame:
+    """Adds `series` (a readable name) and `hours` (each value's duration)."""
+    out = frame.copy()
+    out["series"] = [
+        series_label(p, d, feed) for p, d in zip(out["psr_type"].astype(str), out["direction"].astype(str))
+    ]
+    out["hours"] = out["resolution"] / HOUR
+    return out
+
+
+def series_table(frame: pd.DataFrame, feed: Feed) -> pd.DataFrame:
+    """Mean, min, max (time-weighted mean) per series; energy in MWh for MW series."""
+    data = labelled(frame, feed)
+    data["weighted"] = data["value"] * data["hours"]
+    grouped = data.groupby("series", sort=False)
+    table = pd.DataFrame(
+        {
+            "mean": grouped["weighted"].sum() / grouped["hours"].sum(),
+            "min": grouped["value"].min(),
+            "max": grouped["value"].max(),
+            "unit": grouped["unit"].first().astype(str),
+        }
+    )
+    if feed.aggregate == "sum":
+        table["energy_mwh"] = grouped["weighted"].sum()
+    return table.sort_values("mean", ascending=False)
+
+
+def with_reference(table: pd.DataFrame, reference: pd.DataFrame | None, feed: Feed) -> pd.DataFrame:
+    """Adds the enrichment's mean per series and the comparison the feed asks for."""
+    table = table.copy()
+    if reference is None or reference.empty:
+        table["reference"] = np.nan
+        table["comparison"] = np.nan
+        return table
+    ref = series_table(reference, feed)["mean"]
+    table["reference"] = ref.reindex(table.index)
+    if feed.enrichment.compare == "share":
+        table["comparison"] = table["mean"] / table["reference"]
+    else:
+        table["comparison"] = (table["mean"] - table["reference"]) / table["reference"].abs()
+    table.loc[~np.isfinite(table["comparison"]), "comparison"] = np.nan
+    return table
+
+
+def trim(frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """The API answers in whole days (or years); keep the values that overlap what was asked for."""
+    overlaps = (frame["start"] < end) & (frame["start"] + frame["resolution"] > start)
+    return frame[overlaps].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Bar:
+    start: pd.Timestamp
+    value: float
+
+
+def chart_bars(frame: pd.DataFrame, feed: Feed, max_bars: int = 48) -> list[Bar]:
+    """The feed's total (sum) or average (mean) per time bucket, at most `max_bars` buckets.
+
+    Values of mixed resolutions are weighted by their duration, so a PT15M and a PT60M
+    series in one document add up correctly.
+    """
+    if frame.empty:
+        return []
+    data = labelled(frame, feed)
+    if feed.aggregate == "sum":
+        # A total adds what flows in one direction (generation, or load), not consumption.
+        main = "out" if feed.name == "total_load" else "in"
+        data = data[data["direction"].astype(str) == main]
+    span_hours = (data["start"].max() + data["resolution"].max() - data["start"].min()) / HOUR
+    bucket = pd.Timedelta(hours=max(1, int(np.ceil(span_hours / max_bars))))
+    data = data.assign(
+        bucket=data["start"].dt.floor(bucket) if bucket <= pd.Timedelta(days=1) else data["start"].dt.floor("D"),
+        weighted=data["value"] * data["hours"],
+    )
+    if feed.aggregate == "sum":
+        energy = data.groupby("bucket")["weighted"].sum()
+        values = energy / (bucket / HOUR)
+    else:
+        grouped = data.groupby("bucket")
+        values = grouped["weighted"].sum() / grouped["hours"].sum()
+    return [Bar(start=ts, value=float(v)) for ts, v in values.items()]
