@@ -143,14 +143,10 @@ def _read_xml(data: bytes, max_bytes: int) -> Document:
         payload = _find_text_payload(root)
         if payload is not None:
             return read_document(payload, max_bytes)
-        raise DocumentError(
-            f"no ENTSO-E market document found (root element is <{_local(root.tag)}>)"
-        )
+        raise DocumentError(f"no ENTSO-E market document found (root element is <{_local(root.tag)}>)")
     kind = _local(market.tag)
     if kind == "Acknowledgement_MarketDocument":
-        raise AcknowledgementError(
-            _child_text(market, "Reason/code") or "?", _child_text(market, "Reason/text") or ""
-        )
+        raise AcknowledgementError(_child_text(market, "Reason/code") or "?", _child_text(market, "Reason/text") or "")
     if kind not in SUPPORTED_ROOTS:
         raise DocumentError(f"unsupported document kind <{kind}>; expected one of {sorted(SUPPORTED_ROOTS)}")
 
@@ -259,9 +255,7 @@ class _FrameBuilder:
             p = "n:" if ns else ""
             self._xpaths[ns] = (
                 etree.XPath(f"{p}Point/{p}position/text()", namespaces=names),
-                etree.XPath(
-                    f"{p}Point/{p}quantity/text() | {p}Point/{p}price.amount/text()", namespaces=names
-                ),
+                etree.XPath(f"{p}Point/{p}quantity/text() | {p}Point/{p}price.amount/text()", namespaces=names),
             )
         return self._xpaths[ns]
 
@@ -323,8 +317,7 @@ class _FrameBuilder:
             return
         if positions[0] < 1 or positions[-1] > slots or np.any(np.diff(positions) <= 0):
             raise DocumentError(
-                f"{where}: positions must rise strictly within 1..{slots}, "
-                f"got {positions[0]}..{positions[-1]}"
+                f"{where}: positions must rise strictly within 1..{slots}, got {positions[0]}..{positions[-1]}"
             )
         if curve == "A03":
             positions, values = fill_a03(positions, values, slots)

@@ -7,8 +7,8 @@ key is wrong and stop the run with a message that says so, never an empty result
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import entsoe.entsoe
 import requests

@@ -7,8 +7,9 @@ day-ahead forecast for actual load, the previous day for prices.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
 
 import pandas as pd
 from entsoe import EntsoeRawClient

@@ -7,7 +7,7 @@ poll_latest: the scheduled fallback when no push message arrives.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pandas as pd
 from prefect import flow, get_run_logger, task
@@ -73,7 +73,9 @@ def fetch_from_api(query, settings: Settings, what: str) -> Fetched | None:
 
 def _with_retries(settings: Settings):
     delays = [settings.api_retry_delay_s * 2**i for i in range(settings.api_retries)]
-    return fetch_from_api.with_options(retries=settings.api_retries, retry_delay_seconds=delays, retry_jitter_factor=0.2)
+    return fetch_from_api.with_options(
+        retries=settings.api_retries, retry_delay_seconds=delays, retry_jitter_factor=0.2
+    )
 
 
 @flow(name="process-message", log_prints=True)
@@ -85,7 +87,14 @@ def process_message(event_msg: str) -> dict:
     raw = event_msg.encode("utf-8")
     document = read_message(raw, feed, settings)
     area = area_for_code(document.area)
-    logger.info("Read %s %s rev %s for %s: %d values", document.document_type, document.mrid, document.revision, area.name, len(document.frame))
+    logger.info(
+        "Read %s %s rev %s for %s: %d values",
+        document.document_type,
+        document.mrid,
+        document.revision,
+        area.name,
+        len(document.frame),
+    )
     lake = open_lake(settings)
     keys = land(lake, feed, document, raw, document.frame)
 
@@ -102,11 +111,15 @@ def process_message(event_msg: str) -> dict:
     newsletter = compose(feed, area, document, table, chart_bars(document.frame, feed), defaults.PROJECT_NAME)
     recipients = send_newsletter(newsletter, settings)
     summary = _summary(feed, document, newsletter, recipients, [lake.describe(k) for k in keys], reference is not None)
-    create_markdown_artifact(key=f"{feed.name.replace('_', '-')}-newsletter", markdown=summary["markdown"], description=newsletter.subject)
+    create_markdown_artifact(
+        key=f"{feed.name.replace('_', '-')}-newsletter", markdown=summary["markdown"], description=newsletter.subject
+    )
     return summary
 
 
-def _summary(feed: Feed, document: Document, newsletter: Newsletter, recipients: list[str], lake_files: list[str], enriched: bool) -> dict:
+def _summary(
+    feed: Feed, document: Document, newsletter: Newsletter, recipients: list[str], lake_files: list[str], enriched: bool
+) -> dict:
     markdown = "\n".join(
         [
             f"# {newsletter.subject}",
@@ -142,12 +155,14 @@ def backfill(start: date, end: date, chunk_days: int = 7, max_concurrency: int =
     for window in range(0, len(chunks), max_concurrency):
         futures = [
             fetch_chunk.submit(
-                (lambda s=s, e=e: feed.query(client, area.code, s, e)), settings, f"{feed.title.lower()} {s:%Y-%m-%d} to {e:%Y-%m-%d}"
+                (lambda s=s, e=e: feed.query(client, area.code, s, e)),
+                settings,
+                f"{feed.title.lower()} {s:%Y-%m-%d} to {e:%Y-%m-%d}",
             )
             for s, e in chunks[window : window + max_concurrency]
         ]
         wait(futures)
-        for (s, e), future in zip(chunks[window : window + max_concurrency], futures):
+        for (s, e), future in zip(chunks[window : window + max_concurrency], futures, strict=True):
             fetched = future.result()
             if fetched is None:
                 logger.warning("No data published for %s to %s", s, e)
@@ -164,9 +179,11 @@ def poll_latest(hours: int = 24) -> dict | None:
     feed = FEEDS[settings.feed]
     area = _configured_area(settings)
     client = make_client(settings, load_api_key(settings))
-    end = pd.Timestamp(datetime.now(timezone.utc)).floor("h")
+    end = pd.Timestamp(datetime.now(UTC)).floor("h")
     start = end - pd.Timedelta(hours=hours)
-    fetched = _with_retries(settings)(lambda: feed.query(client, area.code, start, end), settings, f"latest {feed.title.lower()}")
+    fetched = _with_retries(settings)(
+        lambda: feed.query(client, area.code, start, end), settings, f"latest {feed.title.lower()}"
+    )
     if fetched is None:
         get_run_logger().warning("ENTSO-E has published nothing for %s since %s", area.name, start)
         return None

@@ -20,9 +20,7 @@ ENTSOE_API_URL = "https://web-api.tp.entsoe.eu/api"
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PIPELINE_", extra="ignore")
 
-    feed: Literal["actual_generation", "wind_solar_forecast", "total_load", "day_ahead_prices"] = (
-        defaults.FEED
-    )
+    feed: Literal["actual_generation", "wind_solar_forecast", "total_load", "day_ahead_prices"] = defaults.FEED
     area: str = defaults.AREA
 
     # Data lake: a local folder unless an S3Bucket block (prefect-aws) is named.

@@ -49,6 +49,8 @@ class StandInApi:
     port: int = 0
     stall_s: float = 5.0
     requests: list[dict[str, str]] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0  # the most requests served at once, to check bounded concurrency
     _faults: list[int | str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -93,7 +95,14 @@ def stand_in_api(folder: Path | None = None, api_key: str = DEMO_API_KEY) -> Ite
         def do_GET(self) -> None:
             query = parse_qs(urlparse(self.path).query)
             params = {k: v[-1] for k, v in query.items()}
-            status, body, content_type = api.answer(params)
+            with api._lock:
+                api.in_flight += 1
+                api.max_in_flight = max(api.max_in_flight, api.in_flight)
+            try:
+                status, body, content_type = api.answer(params)
+            finally:
+                with api._lock:
+                    api.in_flight -= 1
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))

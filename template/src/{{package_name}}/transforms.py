@@ -29,7 +29,7 @@ def labelled(frame: pd.DataFrame, feed: Feed) -> pd.DataFrame:
     """Adds `series` (a readable name) and `hours` (each value's duration)."""
     out = frame.copy()
     out["series"] = [
-        series_label(p, d, feed) for p, d in zip(out["psr_type"].astype(str), out["direction"].astype(str))
+        series_label(p, d, feed) for p, d in zip(out["psr_type"].astype(str), out["direction"].astype(str), strict=True)
     ]
     out["hours"] = out["resolution"] / HOUR
     return out
