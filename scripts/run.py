@@ -1,0 +1,74 @@
+"""The quickstart's two commands, on a fresh machine with Python 3.11 and pip.
+
+    python scripts/run.py demo [EXAMPLE]   render an example and run its local demo
+    python scripts/run.py test [PYTEST ARGS]   the template's whole test suite
+
+On first use it creates .venv/ here with the template's tooling (copier, uv, pytest).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+DEFAULT_EXAMPLE = "fi-actual-generation"
+
+
+def run(*command: str | Path, cwd: Path = ROOT) -> None:
+    print("+", " ".join(str(c) for c in command), flush=True)
+    subprocess.run([str(c) for c in command], cwd=cwd, check=True, env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"})
+
+
+def ensure_tooling() -> None:
+    """Installs the template's tooling into .venv/, again only when pyproject.toml changed."""
+    stamp = VENV / ".installed"
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == wanted:
+        return
+    if not (BIN / "python").exists():
+        venv.create(VENV, with_pip=True)
+    run(BIN / "python", "-m", "pip", "install", "--quiet", "-e", ".[test]")
+    stamp.write_text(wanted)
+
+
+def demo(example: str = DEFAULT_EXAMPLE) -> None:
+    data_file = ROOT / "examples" / f"{example}.yml"
+    if not data_file.exists():
+        names = ", ".join(sorted(p.stem for p in (ROOT / "examples").glob("*.yml")))
+        sys.exit(f"no example named {example!r}; choose one of: {names}")
+    destination = ROOT / ".work" / example
+    shutil.rmtree(destination, ignore_errors=True)
+    run(BIN / "copier", "copy", "--quiet", "--defaults", "--vcs-ref", "HEAD", "--data-file", data_file, ROOT, destination)
+    package = next(p.name for p in (destination / "src").iterdir() if p.is_dir())
+    run(BIN / "uv", "sync", "--quiet", cwd=destination)
+    run(BIN / "uv", "run", "python", "-m", package, "demo", cwd=destination)
+    print(f"\nRendered project: {destination}")
+
+
+def test(args: list[str]) -> None:
+    run(BIN / "python", "-m", "pytest", *args)
+
+
+def main() -> None:
+    if len(sys.argv) < 2 or sys.argv[1] not in {"demo", "test"}:
+        sys.exit(__doc__)
+    ensure_tooling()
+    if sys.argv[1] == "demo":
+        demo(*sys.argv[2:3])
+    else:
+        test(sys.argv[2:])
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except subprocess.CalledProcessError as exc:
+        sys.exit(exc.returncode)

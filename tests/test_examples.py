@@ -1,0 +1,55 @@
+"""Every example renders, lints clean, installs, and passes its own tests."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from conftest import EXAMPLES, load_example, uv
+
+
+def test_there_are_examples_for_every_feed():
+    feeds = {load_example(name)["data_feed"] for name in EXAMPLES}
+    assert feeds == {"actual_generation", "wind_solar_forecast", "total_load", "day_ahead_prices"}
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_rendered_files_carry_the_answers_and_nothing_unrendered(rendered, example):
+    project = rendered(example)
+    answers = load_example(example)
+    package = project / "src" / yaml.safe_load((project / ".copier-answers.yml").read_text())["package_name"]
+    assert (package / "flows.py").is_file() and (package / "defaults.py").is_file()
+    defaults = (package / "defaults.py").read_text()
+    assert f'FEED = "{answers["data_feed"]}"' in defaults
+    assert f'AREA = "{answers["entsoe_area"]}"' in defaults
+    assert (project / "samples" / "push" / f"{answers['data_feed']}.xml").is_file()
+    for path in project.rglob("*"):
+        if path.is_file() and ".venv" not in path.parts and path.suffix not in {".xml", ".pyc"}:
+            assert not path.name.endswith(".jinja"), path
+            text = path.read_text(encoding="utf-8")
+            if path.suffix != ".j2":  # the newsletter layout is itself a Jinja template
+                assert not re.search(r"{{\s*(package_name|project_name|data_feed|_copier)", text), path
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_answers_file_records_every_answer_and_no_secret(rendered, example):
+    recorded = yaml.safe_load((rendered(example) / ".copier-answers.yml").read_text())
+    for key, value in load_example(example).items():
+        assert recorded[key] == value
+    assert not any(word in key for key in recorded for word in ("password", "token", "secret", "api_key"))
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_rendered_project_lints_clean_and_passes_its_tests(rendered, example):
+    project = rendered(example)
+    sync = uv(project, "sync", "--quiet")
+    assert sync.returncode == 0, sync.stderr
+    lint = uv(project, "run", "ruff", "check", ".")
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    fmt = uv(project, "run", "ruff", "format", "--check", ".")
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+    tests = uv(project, "run", "pytest", "-q", "-p", "no:cacheprovider")
+    assert tests.returncode == 0, tests.stdout[-5000:] + tests.stderr[-3000:]
+    assert re.search(r"\d+ passed", tests.stdout) and " failed" not in tests.stdout
