@@ -82,3 +82,12 @@ def test_all_defaults_render_without_a_prompt(tmp_path):
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert answers["package_name"] == "entso_e_newsletter"
     assert answers["ecs_memory"] == 2048
+
+
+def test_question_reference_is_generated_from_copier_yml():
+    import runpy
+
+    generator = runpy.run_path(str(ROOT / "scripts" / "gen_question_docs.py"))
+    assert (ROOT / "docs" / "reference" / "questions.md").read_text() == generator["render"](), (
+        "docs/reference/questions.md is stale: run `python scripts/gen_question_docs.py`"
+    )
