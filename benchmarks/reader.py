@@ -27,7 +27,24 @@ from entsoe.mappings import PSRTYPE_MAPPINGS
 from lxml import etree
 
 ROOT = Path(__file__).resolve().parents[1]
-PRODUCTION_TYPES = ["B01", "B02", "B04", "B05", "B06", "B09", "B10", "B11", "B12", "B14", "B15", "B16", "B17", "B18", "B19", "B20"]
+PRODUCTION_TYPES = [
+    "B01",
+    "B02",
+    "B04",
+    "B05",
+    "B06",
+    "B09",
+    "B10",
+    "B11",
+    "B12",
+    "B14",
+    "B15",
+    "B16",
+    "B17",
+    "B18",
+    "B19",
+    "B20",
+]
 
 
 def load_reader():
@@ -120,7 +137,9 @@ def main() -> None:
     data = synthesise(args.days)
     text = data.decode()
     points = args.days * 96 * (len(PRODUCTION_TYPES) + 1)
-    print(f"Document: {args.days} days x 96 quarter-hours x {len(PRODUCTION_TYPES) + 1} series = {points:,} points, {len(data) / 1e6:.1f} MB")
+    print(
+        f"Document: {args.days} days x 96 quarter-hours x {len(PRODUCTION_TYPES) + 1} series = {points:,} points, {len(data) / 1e6:.1f} MB"
+    )
 
     _, floor_s, floor_mem = measure(lambda: etree.fromstring(data))
     ours, ours_s, ours_mem = measure(lambda: reader.read_document(data, max_bytes=len(data)))
@@ -137,8 +156,10 @@ def main() -> None:
     print(f"{'lxml parse only (floor)':24}{floor_s:>10.2f}{floor_mem / mb:>16.0f}")
     print(f"{'read_document':24}{ours_s:>10.2f}{ours_mem / mb:>16.0f}")
     print(f"{'entsoe-py':24}{theirs_s:>10.2f}{theirs_mem / mb:>16.0f}")
-    print(f"speed-up vs entsoe-py: {theirs_s / ours_s:.1f}x   memory: {theirs_mem / max(ours_mem, 1):.1f}x less   "
-          f"read_document / floor: {ours_s / floor_s:.1f}x")
+    print(
+        f"speed-up vs entsoe-py: {theirs_s / ours_s:.1f}x   memory: {theirs_mem / max(ours_mem, 1):.1f}x less   "
+        f"read_document / floor: {ours_s / floor_s:.1f}x"
+    )
     print(f"values equal: {equal}")
     if not equal:
         raise SystemExit("the two readers disagree")

@@ -38,7 +38,11 @@ def render() -> str:
         if isinstance(choices, dict):
             accepted = ", ".join(f"`{v}`" for v in choices.values())
         elif isinstance(choices, list):
-            accepted = f"{len(choices)} choices: " + ", ".join(f"`{v}`" for v in choices[:6]) + (", …" if len(choices) > 6 else "")
+            accepted = (
+                f"{len(choices)} choices: "
+                + ", ".join(f"`{v}`" for v in choices[:6])
+                + (", …" if len(choices) > 6 else "")
+            )
         else:
             accepted = _rule(spec["validator"]) if "validator" in spec else "any"
         default = spec.get("default", "")
@@ -46,9 +50,15 @@ def render() -> str:
             default = "derived from the answers above"
         else:
             default = f"`{default}`" if default != "" else "(empty)"
-        lines.append(f"| `{name}` | {spec.get('type', 'str')} | {default.replace('|', '&#124;')} | {accepted} | {spec.get('help', '')} |")
-    lines += ["", "`entsoe_area` accepts every name in entsoe-py's `Area` (regenerate with `scripts/sync_areas.py`);",
-              "`aws_region` accepts the AWS commercial regions listed once, in `copier.yml`.", ""]
+        lines.append(
+            f"| `{name}` | {spec.get('type', 'str')} | {default.replace('|', '&#124;')} | {accepted} | {spec.get('help', '')} |"
+        )
+    lines += [
+        "",
+        "`entsoe_area` accepts every name in entsoe-py's `Area` (regenerate with `scripts/sync_areas.py`);",
+        "`aws_region` accepts the AWS commercial regions listed once, in `copier.yml`.",
+        "",
+    ]
     return "\n".join(lines)
 
 

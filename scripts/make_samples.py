@@ -37,8 +37,18 @@ ENVELOPE = """<?xml version="1.0" encoding="UTF-8"?>
 # Installed capacity per production type for Finland, 2025 (A68/A33). CONSTRUCTED: the
 # values are plausible round figures, not ENTSO-E's; no real A68 document is public.
 FI_CAPACITY_MW = {
-    "B01": 2050, "B04": 1250, "B05": 700, "B06": 1150, "B08": 600, "B11": 3200,
-    "B14": 4400, "B15": 80, "B16": 1500, "B17": 350, "B19": 8300, "B20": 500,
+    "B01": 2050,
+    "B04": 1250,
+    "B05": 700,
+    "B06": 1150,
+    "B08": 600,
+    "B11": 3200,
+    "B14": 4400,
+    "B15": 80,
+    "B16": 1500,
+    "B17": 350,
+    "B19": 8300,
+    "B20": 500,
 }
 
 

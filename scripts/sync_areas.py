@@ -10,7 +10,7 @@ COPIER = Path(__file__).resolve().parents[1] / "copier.yml"
 
 def main() -> None:
     text = COPIER.read_text()
-    choices = "  choices:\n" + "".join(f"    - \"{area.name}\"\n" for area in Area)
+    choices = "  choices:\n" + "".join(f'    - "{area.name}"\n' for area in Area)
     block = re.compile(r"(  # BEGIN AREAS\n).*?(  # END AREAS\n)", re.S)
     COPIER.write_text(block.sub(lambda m: m.group(1) + choices + m.group(2), text))
 

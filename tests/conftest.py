@@ -18,16 +18,12 @@ def load_example(name: str) -> dict:
 
 
 def render(destination: Path, data: dict) -> Path:
-    copier.run_copy(
-        str(ROOT), destination, data=data, defaults=True, vcs_ref="HEAD", quiet=True, unsafe=False
-    )
+    copier.run_copy(str(ROOT), destination, data=data, defaults=True, vcs_ref="HEAD", quiet=True, unsafe=False)
     return destination
 
 
 def uv(project: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["uv", *args], cwd=project, capture_output=True, text=True, timeout=timeout
-    )
+    return subprocess.run(["uv", *args], cwd=project, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="session")

@@ -13,9 +13,24 @@ COPIER = yaml.safe_load((ROOT / "copier.yml").read_text())
 
 # The question names other issues, the examples, docs and tests rely on.
 CONTRACT = {
-    "project_name", "package_name", "description", "author_name", "author_email", "aws_region",
-    "aws_account_id", "data_feed", "entsoe_area", "email_sender", "email_recipients", "smtp_host",
-    "smtp_port", "smtp_security", "schedule_cron", "prefect_work_pool", "github_repository", "ecs_cpu",
+    "project_name",
+    "package_name",
+    "description",
+    "author_name",
+    "author_email",
+    "aws_region",
+    "aws_account_id",
+    "data_feed",
+    "entsoe_area",
+    "email_sender",
+    "email_recipients",
+    "smtp_host",
+    "smtp_port",
+    "smtp_security",
+    "schedule_cron",
+    "prefect_work_pool",
+    "github_repository",
+    "ecs_cpu",
     "ecs_memory",
 }
 
@@ -43,7 +58,9 @@ BAD_ANSWERS = [
 ]
 
 
-@pytest.mark.parametrize("question, data, message", BAD_ANSWERS, ids=[f"{q}-{i}" for i, (q, _, _) in enumerate(BAD_ANSWERS)])
+@pytest.mark.parametrize(
+    "question, data, message", BAD_ANSWERS, ids=[f"{q}-{i}" for i, (q, _, _) in enumerate(BAD_ANSWERS)]
+)
 def test_bad_answer_is_refused_naming_the_question_and_nothing_is_written(tmp_path, question, data, message):
     destination = tmp_path / "project"
     with pytest.raises(ValueError) as caught:

@@ -1,0 +1,247 @@
+"""The pipeline's AWS resources, one function per box of the architecture diagram.
+
+network -> registry -> cluster (and logs) -> lake -> task roles -> submitter role; and, in
+the separate bootstrap stack, the GitHub OIDC identity that deploys all of it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+import policies
+
+VPC_CIDR = "10.42.0.0/16"
+LOG_RETENTION_DAYS = 30
+IMAGES_KEPT = 20
+
+
+def tags(project: str, component: str) -> dict[str, str]:
+    return {"project": project, "component": component, "managed-by": "pulumi"}
+
+
+@dataclass
+class Network:
+    vpc: aws.ec2.Vpc
+    subnets: list[aws.ec2.Subnet]
+    security_group: aws.ec2.SecurityGroup
+
+
+def network(project: str) -> Network:
+    """A VPC with public subnets in two zones of the region; no NAT gateway, tasks get public IPs."""
+    zones = aws.get_availability_zones(state="available").names[:2]
+    vpc = aws.ec2.Vpc(
+        f"{project}-vpc",
+        cidr_block=VPC_CIDR,
+        enable_dns_hostnames=True,
+        enable_dns_support=True,
+        tags=tags(project, "network"),
+    )
+    gateway = aws.ec2.InternetGateway(f"{project}-igw", vpc_id=vpc.id, tags=tags(project, "network"))
+    routes = aws.ec2.RouteTable(
+        f"{project}-public",
+        vpc_id=vpc.id,
+        routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=gateway.id)],
+        tags=tags(project, "network"),
+    )
+    subnets = []
+    for index, zone in enumerate(zones):
+        subnet = aws.ec2.Subnet(
+            f"{project}-public-{index}",
+            vpc_id=vpc.id,
+            availability_zone=zone,
+            cidr_block=f"10.42.{index}.0/24",
+            map_public_ip_on_launch=True,
+            tags=tags(project, "network"),
+        )
+        aws.ec2.RouteTableAssociation(f"{project}-public-{index}", subnet_id=subnet.id, route_table_id=routes.id)
+        subnets.append(subnet)
+    security_group = aws.ec2.SecurityGroup(
+        f"{project}-tasks",
+        vpc_id=vpc.id,
+        description="Flow run tasks: outbound only (ENTSO-E API, SMTP, Prefect Cloud, S3)",
+        ingress=[],
+        egress=[aws.ec2.SecurityGroupEgressArgs(protocol="-1", from_port=0, to_port=0, cidr_blocks=["0.0.0.0/0"])],
+        tags=tags(project, "network"),
+    )
+    return Network(vpc=vpc, subnets=subnets, security_group=security_group)
+
+
+def registry(project: str) -> aws.ecr.Repository:
+    repository = aws.ecr.Repository(
+        f"{project}-images",
+        name=project,
+        image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
+        image_tag_mutability="IMMUTABLE",
+        force_delete=True,  # destroy empties the registry
+        tags=tags(project, "registry"),
+    )
+    aws.ecr.LifecyclePolicy(
+        f"{project}-images",
+        repository=repository.name,
+        policy=json.dumps(
+            {
+                "rules": [
+                    {
+                        "rulePriority": 1,
+                        "description": f"keep the last {IMAGES_KEPT} images",
+                        "selection": {
+                            "tagStatus": "any",
+                            "countType": "imageCountMoreThan",
+                            "countNumber": IMAGES_KEPT,
+                        },
+                        "action": {"type": "expire"},
+                    }
+                ]
+            }
+        ),
+    )
+    return repository
+
+
+def cluster(project: str) -> tuple[aws.ecs.Cluster, aws.cloudwatch.LogGroup]:
+    ecs_cluster = aws.ecs.Cluster(f"{project}-cluster", name=project, tags=tags(project, "compute"))
+    logs = aws.cloudwatch.LogGroup(
+        f"{project}-logs", name=f"/ecs/{project}", retention_in_days=LOG_RETENTION_DAYS, tags=tags(project, "compute")
+    )
+    return ecs_cluster, logs
+
+
+def lake(project: str, account_id: str) -> aws.s3.Bucket:
+    """Encrypted, private, versioned; old versions expire, raw data moves to infrequent access.
+
+    The lake outlives the stack: `pulumi destroy` forgets it but keeps the bucket and its data.
+    """
+    keep = pulumi.ResourceOptions(retain_on_delete=True)
+    bucket = aws.s3.Bucket(
+        f"{project}-lake", bucket=f"{project}-lake-{account_id}", tags=tags(project, "lake"), opts=keep
+    )
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        f"{project}-lake",
+        bucket=bucket.id,
+        opts=keep,
+        rules=[
+            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                    sse_algorithm="AES256"
+                ),
+                bucket_key_enabled=True,
+            )
+        ],
+    )
+    aws.s3.BucketPublicAccessBlock(
+        f"{project}-lake",
+        bucket=bucket.id,
+        opts=keep,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+    )
+    aws.s3.BucketVersioning(
+        f"{project}-lake",
+        bucket=bucket.id,
+        opts=keep,
+        versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+    )
+    aws.s3.BucketLifecycleConfiguration(
+        f"{project}-lake",
+        bucket=bucket.id,
+        opts=keep,
+        rules=[
+            aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id="expire-old-versions",
+                status="Enabled",
+                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                    noncurrent_days=90
+                ),
+            ),
+            aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id="raw-to-infrequent-access",
+                status="Enabled",
+                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix="raw/"),
+                transitions=[
+                    aws.s3.BucketLifecycleConfigurationRuleTransitionArgs(days=30, storage_class="STANDARD_IA")
+                ],
+            ),
+        ],
+    )
+    return bucket
+
+
+def role(project: str, name: str, trust: dict, policy: pulumi.Input[str], component: str) -> aws.iam.Role:
+    created = aws.iam.Role(
+        f"{project}-{name}",
+        name=f"{project}-{name}",
+        assume_role_policy=json.dumps(trust),
+        tags=tags(project, component),
+    )
+    aws.iam.RolePolicy(f"{project}-{name}", role=created.id, policy=policy)
+    return created
+
+
+def task_roles(
+    project: str, repository: aws.ecr.Repository, logs: aws.cloudwatch.LogGroup, bucket: aws.s3.Bucket
+) -> tuple[aws.iam.Role, aws.iam.Role]:
+    trust = policies.service_trust("ecs-tasks.amazonaws.com")
+    execution = role(
+        project,
+        "execution",
+        trust,
+        pulumi.Output.all(repository.arn, logs.arn).apply(lambda a: json.dumps(policies.execution_policy(a[0], a[1]))),
+        "compute",
+    )
+    task = role(project, "task", trust, bucket.arn.apply(lambda arn: json.dumps(policies.task_policy(arn))), "compute")
+    return execution, task
+
+
+def submitter_role(
+    project: str,
+    account_id: str,
+    region: str,
+    ecs_cluster: aws.ecs.Cluster,
+    execution: aws.iam.Role,
+    task: aws.iam.Role,
+) -> aws.iam.Role:
+    """The role Prefect Cloud's push pool assumes (AwsCredentials.assume_role_arn) to start runs."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    policy = pulumi.Output.all(ecs_cluster.arn, execution.arn, task.arn).apply(
+        lambda a: json.dumps(policies.submitter_policy(a[0], [a[1], a[2]], account_id, region))
+    )
+    return role(project, "submitter", trust, policy, "compute")
+
+
+def github_deploy_identity(
+    project: str, account_id: str, region: str, repository: str, existing_provider_arn: str | None
+):
+    """The OIDC provider (or an existing one) and the role GitHub Actions deploys with."""
+    if existing_provider_arn:
+        provider_arn = pulumi.Output.from_input(existing_provider_arn)
+    else:
+        provider = aws.iam.OpenIdConnectProvider(
+            "github-actions",
+            url=policies.GITHUB_OIDC_URL,
+            client_id_lists=["sts.amazonaws.com"],
+            tags=tags(project, "ci-identity"),
+        )
+        provider_arn = provider.arn
+    deploy = aws.iam.Role(
+        f"{project}-deploy",
+        name=f"{project}-deploy",
+        assume_role_policy=provider_arn.apply(lambda arn: json.dumps(policies.github_trust(arn, repository))),
+        max_session_duration=3600,
+        tags=tags(project, "ci-identity"),
+    )
+    aws.iam.RolePolicy(
+        f"{project}-deploy", role=deploy.id, policy=json.dumps(policies.deploy_policy(project, account_id, region))
+    )
+    return provider_arn, deploy

@@ -1,0 +1,102 @@
+"""The rendered deploy files pass the real linters: zizmor, actionlint, hadolint; and keep the rules."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import EXAMPLES, ROOT, load_example
+
+ACTIONLINT = ROOT / "tools" / "actionlint" / "lint.mjs"
+BIN = Path(sys.executable).parent
+PINNED = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
+
+
+def workflows(project: Path) -> list[Path]:
+    return sorted((project / ".github" / "workflows").glob("*.yml"))
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_workflows_have_no_zizmor_findings(rendered, example):
+    result = subprocess.run(
+        [str(BIN / "zizmor"), "--offline", "--format", "json", *map(str, workflows(rendered(example)))],
+        capture_output=True,
+        text=True,
+    )
+    assert json.loads(result.stdout or "[]") == [], result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_workflows_have_no_actionlint_findings(rendered, example):
+    node = shutil.which("node")
+    assert node, "actionlint's WASM build needs Node.js"
+    result = subprocess.run(
+        [node, str(ACTIONLINT), *map(str, workflows(rendered(example)))], capture_output=True, text=True
+    )
+    assert result.returncode == 0 and json.loads(result.stdout) == [], result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_dockerfile_passes_hadolint(rendered, example):
+    result = subprocess.run(
+        [str(BIN / "hadolint"), str(rendered(example) / "Dockerfile")], capture_output=True, text=True
+    )
+    assert result.returncode == 0 and result.stdout == "", result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_workflows_pin_actions_and_start_from_no_permissions(rendered, example):
+    for path in workflows(rendered(example)):
+        text = path.read_text()
+        workflow = yaml.safe_load(text)
+        assert workflow["permissions"] == {}, path.name
+        for job in workflow["jobs"].values():
+            assert "permissions" in job, path.name
+            for step in job["steps"]:
+                if "uses" in step:
+                    line = next(line for line in text.splitlines() if f"uses: {step['uses']}" in line)
+                    assert PINNED.match(line.split("uses: ", 1)[1].strip()), line
+                if step.get("uses", "").startswith("actions/checkout@"):
+                    assert step["with"]["persist-credentials"] is False
+                assert "${{" not in step.get("run", ""), f"{path.name}: expression inside run: {step['name']}"
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_deploy_workflow_is_one_click_with_oidc(rendered, example):
+    project = rendered(example)
+    deploy = yaml.safe_load((project / ".github" / "workflows" / "deploy.yml").read_text())
+    assert set(deploy[True]) == {"workflow_dispatch"}  # YAML 1.1 reads the key `on` as True
+    job = deploy["jobs"]["deploy"]
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    answers = load_example(example)
+    assert deploy["env"]["DEPLOY_ROLE_ARN"].startswith(f"arn:aws:iam::{answers['aws_account_id']}:role/")
+    names = [step["name"] for step in job["steps"]]
+    assert any("pulumi up" in n for n in names) and any("push message through the webhook" in n for n in names)
+    assert not any("AWS_ACCESS_KEY_ID" in json.dumps(step) for step in job["steps"])
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_prefect_yaml_schedule_follows_the_answer(rendered, example):
+    spec = yaml.safe_load((rendered(example) / "prefect.yaml").read_text())
+    poll = next(d for d in spec["deployments"] if d["name"].endswith("-poll"))
+    cron = load_example(example)["schedule_cron"].strip()
+    assert [s["cron"] for s in poll["schedules"]] == ([cron] if cron else [])
+    assert spec["definitions"]["work_pool"]["name"] == load_example(example)["prefect_work_pool"]
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_no_secret_in_any_rendered_file(rendered, example):
+    project = rendered(example)
+    pattern = re.compile(
+        r"(AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY|pnu_[A-Za-z0-9]{20,}|password\s*[:=]\s*['\"][^'\"]+)"
+    )
+    for path in project.rglob("*"):
+        if path.is_file() and ".venv" not in path.parts and path.suffix not in {".pyc"}:
+            assert not pattern.search(path.read_text(encoding="utf-8", errors="ignore")), path
