@@ -1,8 +1,9 @@
-"""The command line: `python -m <package> demo | backfill START END`."""
+"""The command line: `python -m <package> demo | webhook | replay KEY | backfill START END`."""
 
 from __future__ import annotations
 
 import argparse
+import os
 from datetime import date
 from pathlib import Path
 
@@ -13,6 +14,13 @@ def main(argv: list[str] | None = None) -> int:
 
     demo = commands.add_parser("demo", help="run the pipeline once on localhost with the bundled sample")
     demo.add_argument("--workdir", type=Path, default=Path.cwd(), help="where outbox/ and lake/ go (default: here)")
+
+    webhook = commands.add_parser("webhook", help="receive ENTSO-E push messages locally and serve the flow")
+    webhook.add_argument("--host", default="127.0.0.1")
+    webhook.add_argument("--port", type=int, default=8787)
+
+    replay = commands.add_parser("replay", help="process a raw message again from the lake (after a failed run)")
+    replay.add_argument("key", help="the raw message's lake key, e.g. raw/feed=.../<mRID>_r1.xml")
 
     backfill = commands.add_parser("backfill", help="pull a date range from the ENTSO-E API into the lake")
     backfill.add_argument("start", type=date.fromisoformat, help="first day, YYYY-MM-DD")
@@ -25,6 +33,17 @@ def main(argv: list[str] | None = None) -> int:
         from .demo import run_demo
 
         return run_demo(args.workdir)
+    if args.command == "webhook":
+        return run_webhook(args.host, args.port)
+    if args.command == "replay":
+        from .flows import process_message
+        from .lake import open_lake
+        from .settings import Settings
+
+        raw = open_lake(Settings()).get(args.key).decode("utf-8")
+        summary = process_message(raw, replay=True)
+        print(summary["skipped"] or f"sent {summary['subject']!r} to {', '.join(summary['recipients'])}")
+        return 0
     if args.command == "backfill":
         from .flows import backfill as backfill_flow
 
@@ -32,3 +51,24 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(keys))
         return 0
     return 2
+
+
+def run_webhook(host: str, port: int) -> int:
+    """The receiver in a thread, the served push deployment in the foreground."""
+    os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "1")  # pick up triggered runs within a second
+    import threading
+
+    import uvicorn
+    from prefect.settings import PREFECT_API_URL
+
+    from .receiver import create_app
+    from .serve import serve_push_deployment
+
+    api_url = PREFECT_API_URL.value()
+    if not api_url:
+        raise SystemExit("set PREFECT_API_URL (a local `prefect server start`, or Prefect Cloud)")
+    server = uvicorn.Server(uvicorn.Config(create_app(api_url), host=host, port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    print(f"Receiving ENTSO-E push messages on http://{host}:{port}/", flush=True)
+    serve_push_deployment()
+    return 0

@@ -1,17 +1,24 @@
 """`python -m <package> demo`: the whole pipeline on this machine, no account, no internet.
 
 Starts what production has elsewhere (a Prefect server unless PREFECT_API_URL is set, the
-stand-in ENTSO-E API, an SMTP server writing to outbox/), then runs the same flow production
-runs, on the bundled sample push message of your feed.
+stand-in ENTSO-E API, an SMTP server writing to outbox/, the webhook receiver with the served
+push deployment), then posts the bundled sample push message of your feed to the receiver,
+as ENTSO-E would, and waits for the newsletter.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
-from .local_prefect import local_prefect_server
+import httpx
+
+from .local_prefect import free_port, local_prefect_server
 from .outbox import local_smtp_server
 from .settings import Settings
 from .stand_in_api import DEMO_API_KEY, samples_dir, stand_in_api
@@ -74,19 +81,103 @@ def flush_logs() -> None:
 
 
 def run_demo(workdir: Path) -> int:
-    from .flows import process_message
-
+    """The event path end to end: post the sample to the local receiver, wait for the newsletter."""
     feed = Settings().feed
     print(f"Starting the local stand-ins (Prefect server, ENTSO-E API, SMTP) for the {feed} feed...")
-    with local_environment(workdir) as (api_url, outbox, _):
-        print(f"Prefect API: {api_url}")
-        summary = process_message(sample_push_message(feed))
+    log = workdir / "webhook.log"
+    with local_environment(workdir) as (api_url, outbox, _), webhook_process(api_url, log) as receiver_url:
+        print(f"Prefect API: {api_url} (the served flow's log: {log})")
+        print(f"Posting samples/push/{feed}.xml to the webhook receiver at {receiver_url}")
+        response = httpx.post(receiver_url, content=sample_push_message(feed).encode(), timeout=30)
+        response.raise_for_status()
+        received = wait_for_mail(outbox, count=1)
+        wait_for_runs(count=1)
         print()
-        print(f"Newsletter: {summary['subject']!r} to {', '.join(summary['recipients'])}")
-        for received in outbox.received:
-            print(f"  saved as {received.path.resolve()}")
+        print(f"Newsletter: {received.message['Subject']!r} to {', '.join(received.recipients)}")
+        print(f"  saved as {received.path.resolve()}")
         print("Lake files:")
-        for path in summary["lake_files"]:
-            print(f"  {path}")
+        for path in sorted((workdir / "lake").rglob("*")):
+            if path.is_file() and "ledger" not in path.parts:
+                print(f"  {path.resolve()}")
         flush_logs()
     return 0
+
+
+def push_runs() -> list:
+    """Flow runs of the served push deployment, newest first."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    from .serve import push_deployment
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_runs(
+            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[push_deployment()["name"]])),
+            sort=FlowRunSort.START_TIME_DESC,
+        )
+
+
+def wait_for_runs(count: int, timeout_s: float = 120.0) -> list:
+    """Waits until `count` push runs exist and all have finished (completed, failed, crashed)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        runs = push_runs()
+        if len(runs) >= count and all(r.state and r.state.is_final() for r in runs):
+            return runs
+        time.sleep(0.2)
+    raise SystemExit(f"{count} push runs did not finish within {timeout_s:.0f} s")
+
+
+def wait_for_mail(outbox, count: int, timeout_s: float = 120.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if len(outbox.received) >= count:
+            return outbox.received[count - 1]
+        time.sleep(0.1)
+    raise SystemExit(f"no newsletter within {timeout_s:.0f} s: see the flow run in the Prefect UI or logs")
+
+
+@contextlib.contextmanager
+def webhook_process(api_url: str, log: Path):
+    """`python -m <package> webhook` in a child process, until the block ends; yields its URL."""
+    port = free_port()
+    env = {**os.environ, "PREFECT_API_URL": api_url, "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", __package__, "webhook", "--port", str(port)],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_until_ready(url, api_url, process)
+        yield url
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def wait_until_ready(url: str, api_url: str, process: subprocess.Popen, timeout_s: float = 90.0) -> None:
+    """The receiver answers and the served deployment, with its trigger, is registered."""
+    from .serve import push_deployment
+
+    name = f"process-message/{push_deployment()['name']}"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the webhook receiver exited with code {process.returncode}")
+        try:
+            healthy = httpx.get(f"{url}health", timeout=2).status_code == 200
+            served = httpx.get(f"{api_url}/deployments/name/{name}", timeout=2).status_code == 200
+            if healthy and served:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"the webhook receiver was not ready within {timeout_s:.0f} s")

@@ -14,14 +14,16 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import wait
+from prefect.runtime import flow_run
 
-from . import defaults
+from . import defaults, ledger
 from .areas import area_for_code
-from .documents import Document, DocumentError, read_document
+from .documents import Document
 from .emailing import send_newsletter
 from .entsoe_api import Fetched, TransientApiError, fetch, load_api_key, make_client
 from .feeds import FEEDS, Feed
-from .lake import Lake, document_name, open_lake, parquet_bytes, partition
+from .intake import accept
+from .lake import Lake, document_name, open_lake, parquet_bytes, partition, safe_name
 from .newsletter import Newsletter, compose
 from .settings import Settings
 from .transforms import chart_bars, series_table, trim, with_reference
@@ -40,29 +42,22 @@ def _is_transient(task, task_run, state) -> bool:
 
 @task(name="read document", cache_policy=NO_CACHE)
 def read_message(message: bytes, feed: Feed, settings: Settings) -> Document:
-    document = read_document(message, settings.max_document_bytes)
-    if document.document_type != feed.document_type:
-        raise DocumentError(
-            f"document type {document.document_type} is not handled by the {feed.name} feed "
-            f"(it expects {feed.document_type})"
-        )
-    area_for_code(document.area)
-    return document
+    return accept(message, feed, settings)
 
 
 @task(name="land in the lake", cache_policy=NO_CACHE)
 def land(lake: Lake, feed: Feed, document: Document, raw: bytes, frame: pd.DataFrame, prefix: str = "") -> list[str]:
-    """Writes the raw bytes, then the tidy rows split by UTC date, under one document name.
+    """Writes the raw bytes, then the tidy rows split by UTC date.
 
-    The name holds the mRID and revision: a re-delivered document overwrites itself.
+    Raw files keep every revision (`<mRID>_r<revision>.xml`); tidy files are named by mRID
+    alone, so a new revision replaces the rows of the old one.
     """
-    name = document_name(document.mrid, document.revision)
     raw_dir = partition(f"{prefix}raw", feed.name, document.area, document.period_start)
-    keys = [lake.put(f"{raw_dir}/{name}.xml", raw)]
+    keys = [lake.put(f"{raw_dir}/{document_name(document.mrid, document.revision)}.xml", raw)]
     tidy = frame.assign(document_mrid=document.mrid, revision=document.revision)
     for day, rows in tidy.groupby(tidy["start"].dt.floor("D"), sort=True):
         tidy_dir = partition(f"{prefix}tidy", feed.name, document.area, day)
-        keys.append(lake.put(f"{tidy_dir}/{name}.parquet", parquet_bytes(rows)))
+        keys.append(lake.put(f"{tidy_dir}/{safe_name(document.mrid)}.parquet", parquet_bytes(rows)))
     return keys
 
 
@@ -79,8 +74,11 @@ def _with_retries(settings: Settings):
 
 
 @flow(name="process-message", log_prints=True)
-def process_message(event_msg: str) -> dict:
-    """Handle one ENTSO-E push message (SOAP envelope or bare market document)."""
+def process_message(event_msg: str, replay: bool = False) -> dict:
+    """Handle one ENTSO-E push message (SOAP envelope or bare market document), exactly once.
+
+    `replay` takes over a claim left by a run that died; a failed run releases its own.
+    """
     logger = get_run_logger()
     settings = Settings()
     feed = FEEDS[settings.feed]
@@ -96,6 +94,25 @@ def process_message(event_msg: str) -> dict:
         len(document.frame),
     )
     lake = open_lake(settings)
+    run_id = str(flow_run.get_id() or "local")
+    decision = ledger.claim(lake, feed.name, document, run_id, force=replay)
+    if not decision.proceed:
+        logger.info("Nothing to do: %s", decision.reason)
+        return {"skipped": decision.reason, "subject": None, "recipients": [], "lake_files": []}
+    try:
+        summary = _process(feed, area, document, raw, lake, settings)
+        ledger.mark_sent(lake, feed.name, document, run_id)
+    except BaseException:
+        ledger.release(lake, feed.name, document)
+        raise
+    create_markdown_artifact(
+        key=f"{feed.name.replace('_', '-')}-newsletter", markdown=summary["markdown"], description=summary["subject"]
+    )
+    return summary
+
+
+def _process(feed: Feed, area, document: Document, raw: bytes, lake: Lake, settings: Settings) -> dict:
+    """Raw and tidy data first (a later failure loses nothing), then enrichment, then the email."""
     keys = land(lake, feed, document, raw, document.frame)
 
     client = make_client(settings, load_api_key(settings))
@@ -110,11 +127,7 @@ def process_message(event_msg: str) -> dict:
     table = with_reference(series_table(document.frame, feed), reference_frame, feed)
     newsletter = compose(feed, area, document, table, chart_bars(document.frame, feed), defaults.PROJECT_NAME)
     recipients = send_newsletter(newsletter, settings)
-    summary = _summary(feed, document, newsletter, recipients, [lake.describe(k) for k in keys], reference is not None)
-    create_markdown_artifact(
-        key=f"{feed.name.replace('_', '-')}-newsletter", markdown=summary["markdown"], description=newsletter.subject
-    )
-    return summary
+    return _summary(feed, document, newsletter, recipients, [lake.describe(k) for k in keys], reference is not None)
 
 
 def _summary(
@@ -133,7 +146,13 @@ def _summary(
             *[f"  - `{f}`" for f in lake_files],
         ]
     )
-    return {"subject": newsletter.subject, "recipients": recipients, "lake_files": lake_files, "markdown": markdown}
+    return {
+        "skipped": None,
+        "subject": newsletter.subject,
+        "recipients": recipients,
+        "lake_files": lake_files,
+        "markdown": markdown,
+    }
 
 
 @flow(name="backfill", log_prints=True)

@@ -18,7 +18,11 @@ from .settings import Settings
 
 class Lake(Protocol):
     def put(self, key: str, data: bytes) -> str: ...
+    def put_if_absent(self, key: str, data: bytes) -> bool: ...
     def get(self, key: str) -> bytes: ...
+    def exists(self, key: str) -> bool: ...
+    def list(self, prefix: str) -> list[str]: ...
+    def delete(self, key: str) -> None: ...
     def describe(self, key: str) -> str: ...
 
 
@@ -35,8 +39,34 @@ class LocalLake:
         os.replace(tmp.name, path)
         return key
 
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        """Atomic: a hard link fails if the key exists, so exactly one caller wins."""
+        path = self.root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as tmp:
+            tmp.write(data)
+        try:
+            os.link(tmp.name, path)
+            return True
+        except FileExistsError:
+            return False
+        finally:
+            os.unlink(tmp.name)
+
     def get(self, key: str) -> bytes:
         return (self.root / key).read_bytes()
+
+    def exists(self, key: str) -> bool:
+        return (self.root / key).is_file()
+
+    def list(self, prefix: str) -> list[str]:
+        folder = self.root / prefix
+        if not folder.is_dir():
+            return []
+        return sorted(str(p.relative_to(self.root)) for p in folder.rglob("*") if p.is_file())
+
+    def delete(self, key: str) -> None:
+        (self.root / key).unlink(missing_ok=True)
 
     def describe(self, key: str) -> str:
         return str((self.root / key).resolve())
@@ -47,13 +77,51 @@ class S3Lake:
         from prefect_aws import S3Bucket
 
         self.bucket = S3Bucket.load(block_name)
+        self.client = self.bucket.credentials.get_s3_client()
+        folder = self.bucket.bucket_folder.strip("/")
+        self.folder = f"{folder}/" if folder else ""
 
     def put(self, key: str, data: bytes) -> str:
         self.bucket.write_path(key, data)
         return key
 
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        """S3 conditional write (If-None-Match: *): exactly one caller wins."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.put_object(Bucket=self.bucket.bucket_name, Key=self.folder + key, Body=data, IfNoneMatch="*")
+            return True
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("PreconditionFailed", "ConditionalRequestConflict"):
+                return False
+            raise
+
     def get(self, key: str) -> bytes:
         return self.bucket.read_path(key)
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket.bucket_name, Key=self.folder + key)
+            return True
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+
+    def list(self, prefix: str) -> list[str]:
+        keys = []
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket.bucket_name, Prefix=self.folder + prefix
+        )
+        for page in pages:
+            keys += [item["Key"][len(self.folder) :] for item in page.get("Contents", [])]
+        return sorted(keys)
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket.bucket_name, Key=self.folder + key)
 
     def describe(self, key: str) -> str:
         folder = self.bucket.bucket_folder.strip("/")
@@ -68,9 +136,12 @@ def partition(layer: str, feed: str, area: str, day: pd.Timestamp) -> str:
     return f"{layer}/feed={feed}/area={area}/date={day:%Y-%m-%d}"
 
 
+def safe_name(mrid: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in mrid)
+
+
 def document_name(mrid: str, revision: int) -> str:
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in mrid)
-    return f"{safe}_r{revision}"
+    return f"{safe_name(mrid)}_r{revision}"
 
 
 def parquet_bytes(frame: pd.DataFrame) -> bytes:

@@ -23,6 +23,7 @@ class Received:
     sender: str
     recipients: list[str]
     message: EmailMessage
+    at: float  # time.monotonic() when the message was accepted
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Outbox:
     host: str = "127.0.0.1"
     port: int = 0
     received: list[Received] = field(default_factory=list)
+    controller: Controller | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd's handler hook
@@ -39,17 +41,26 @@ class Outbox:
             path = self.folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}.eml"
             path.write_bytes(envelope.content)
             message = message_from_bytes(envelope.content, policy=policy.default)
-            self.received.append(Received(path, envelope.mail_from, list(envelope.rcpt_tos), message))
+            self.received.append(Received(path, envelope.mail_from, list(envelope.rcpt_tos), message, time.monotonic()))
         return "250 Message accepted for delivery"
+
+    def start(self) -> None:
+        """Listens on the outbox's port (again: tests take the server down and bring it back)."""
+        self.controller = Controller(self, hostname=self.host, port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
 
 
 @contextlib.contextmanager
 def local_smtp_server(folder: Path) -> Iterator[Outbox]:
     """Yields a running Outbox; messages land in `folder` as <time>-<id>.eml."""
     outbox = Outbox(folder=folder, port=free_port())
-    controller = Controller(outbox, hostname=outbox.host, port=outbox.port)
-    controller.start()
+    outbox.start()
     try:
         yield outbox
     finally:
-        controller.stop()
+        outbox.stop()

@@ -63,7 +63,7 @@ class StandInApi:
         return f"http://127.0.0.1:{self.port}/api"
 
     def fail_next(self, *faults: int | str) -> None:
-        """Queue failures for the next requests: HTTP status codes, or "timeout"."""
+        """Queue failures for the next requests: HTTP status codes, "timeout" or "ack"."""
         with self._lock:
             self._faults.extend(faults)
 
@@ -71,6 +71,8 @@ class StandInApi:
         with self._lock:
             self.requests.append(params)
             fault = self._faults.pop(0) if self._faults else None
+        if fault == "ack":  # a refusal the API sends as a 200 acknowledgement
+            return 200, (self.folder / "documents" / "ack_999_bad_request_2023.xml").read_bytes(), "application/xml"
         if fault == "timeout":
             time.sleep(self.stall_s)
             return 504, b"", "text/plain"
