@@ -47,6 +47,17 @@ def ensure_tooling() -> None:
     stamp.write_text(wanted)
 
 
+def ensure_chromium() -> None:
+    """The docs test screenshots the newsletter in headless Chromium (Debian's package)."""
+    if shutil.which("chromium") or shutil.which("chromium-browser"):
+        return
+    if os.name == "posix" and os.geteuid() == 0 and shutil.which("apt-get"):
+        run("apt-get", "update", "-qq")
+        run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium")
+    else:
+        print("Chromium is missing: install it (Debian: apt-get install chromium) for the docs test.")
+
+
 def demo(example: str = DEFAULT_EXAMPLE) -> None:
     data_file = ROOT / "examples" / f"{example}.yml"
     if not data_file.exists():
@@ -83,6 +94,7 @@ def main() -> None:
     if sys.argv[1] == "demo":
         demo(*sys.argv[2:3])
     else:
+        ensure_chromium()
         test(sys.argv[2:])
 
 

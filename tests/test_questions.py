@@ -108,3 +108,54 @@ def test_question_reference_is_generated_from_copier_yml():
     assert (ROOT / "docs" / "reference" / "questions.md").read_text() == generator["render"](), (
         "docs/reference/questions.md is stale: run `python scripts/gen_question_docs.py`"
     )
+
+
+def test_copier_cli_takes_every_answer_on_the_command_line(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conftest import load_example
+
+    answers = load_example("es-day-ahead-prices")
+    flags = []
+    for name, value in answers.items():
+        text = yaml.safe_dump(value, default_flow_style=True).strip() if isinstance(value, list) else str(value)
+        flags += ["--data", f"{name}={text}"]
+    copier = Path(sys.executable).parent / "copier"
+    result = subprocess.run(
+        [str(copier), "copy", "--defaults", "--vcs-ref", "HEAD", *flags, str(ROOT), str(tmp_path / "project")],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr
+    recorded = yaml.safe_load((tmp_path / "project" / ".copier-answers.yml").read_text())
+    assert {k: recorded[k] for k in answers} == answers
+
+
+def test_copier_cli_refuses_a_bad_answer_with_the_validator_message(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    copier = Path(sys.executable).parent / "copier"
+    result = subprocess.run(
+        [
+            str(copier),
+            "copy",
+            "--defaults",
+            "--vcs-ref",
+            "HEAD",
+            "--data",
+            "smtp_port=0",
+            str(ROOT),
+            str(tmp_path / "p"),
+        ],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode != 0
+    assert "smtp_port must be between 1 and 65535" in result.stdout + result.stderr
+    assert not (tmp_path / "p").exists() or not any((tmp_path / "p").iterdir())
