@@ -18,14 +18,14 @@ from pathlib import Path
 COMPOSE = """
 import sys
 from {package}.areas import area_for_code
-from {package}.defaults import FEED, PROJECT_NAME
+from {package}.defaults import FEED
 from {package}.documents import read_document
 from {package}.entsoe_api import fetch, make_client
 from {package}.feeds import FEEDS
-from {package}.newsletter import compose
+from {package}.flows import newsletter_for
 from {package}.settings import Settings
 from {package}.stand_in_api import DEMO_API_KEY, samples_dir, stand_in_api
-from {package}.transforms import chart_bars, series_table, trim, with_reference
+from {package}.transforms import trim
 
 feed = FEEDS[FEED]
 document = read_document((samples_dir() / "push" / f"{{FEED}}.xml").read_bytes())
@@ -35,9 +35,7 @@ with stand_in_api() as api:
     client = make_client(settings, DEMO_API_KEY)
     fetched = fetch(lambda: feed.enrichment.query(client, area.code, document), settings, "enrichment")
 reference = trim(fetched.document.frame, *feed.enrichment.period(document)) if fetched else None
-table = with_reference(series_table(document.frame, feed), reference, feed)
-newsletter = compose(feed, area, document, table, chart_bars(document.frame, feed), PROJECT_NAME)
-sys.stdout.write(newsletter.html)
+sys.stdout.write(newsletter_for(feed, area, document, reference).html)
 """
 
 CHROMIUM_FLAGS = [

@@ -124,10 +124,15 @@ def _process(feed: Feed, area, document: Document, raw: bytes, lake: Lake, setti
         reference_frame = trim(reference.document.frame, start, end)
         keys += land(lake, feed, reference.document, reference.raw, reference_frame, prefix="enrichment/")
 
-    table = with_reference(series_table(document.frame, feed), reference_frame, feed)
-    newsletter = compose(feed, area, document, table, chart_bars(document.frame, feed), defaults.PROJECT_NAME)
+    newsletter = newsletter_for(feed, area, document, reference_frame)
     recipients = send_newsletter(newsletter, settings)
     return _summary(feed, document, newsletter, recipients, [lake.describe(k) for k in keys], reference is not None)
+
+
+def newsletter_for(feed: Feed, area, document: Document, reference: pd.DataFrame | None) -> Newsletter:
+    """The newsletter for a document and its (trimmed) enrichment: statistics, chart, layout."""
+    table = with_reference(series_table(document.frame, feed), reference, feed)
+    return compose(feed, area, document, table, chart_bars(document.frame, feed), defaults.PROJECT_NAME)
 
 
 def _summary(
