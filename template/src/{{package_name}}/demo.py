@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -31,7 +32,7 @@ def sample_push_message(feed: str) -> str:
 
 
 @contextlib.contextmanager
-def prefect_api() -> str:
+def prefect_api() -> Iterator[str]:
     """The configured Prefect API, or a local server started for the demo."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 

@@ -47,11 +47,12 @@ def create_app(api_url: str, settings: Settings | None = None) -> Starlette:
         declared = int(request.headers.get("content-length") or 0)
         if declared > settings.max_document_bytes:
             return _refuse(413, f"message is {declared:,} bytes, over the limit of {settings.max_document_bytes:,}")
-        body = b""
+        buffer = bytearray()  # appending to bytes would copy the whole body per chunk
         async for chunk in request.stream():
-            body += chunk
-            if len(body) > settings.max_document_bytes:
+            buffer.extend(chunk)
+            if len(buffer) > settings.max_document_bytes:
                 return _refuse(413, f"message is over the limit of {settings.max_document_bytes:,} bytes")
+        body = bytes(buffer)
         try:
             accept(body, feed, settings)
             text = body.decode("utf-8")
