@@ -6,6 +6,7 @@ revision, so a re-delivered document lands on the same key instead of beside it.
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -149,6 +150,4 @@ def parquet_bytes(frame: pd.DataFrame) -> bytes:
 
 
 def read_parquet(data: bytes) -> pd.DataFrame:
-    import io
-
     return pd.read_parquet(io.BytesIO(data), engine="pyarrow")

@@ -40,11 +40,11 @@ def _claim_key(feed: str, document: Document) -> str:
 
 def claim(lake: Lake, feed: str, document: Document, run_id: str, force: bool = False) -> Decision:
     """Claims the document revision for this run, or says why it must be skipped."""
-    sent = lake.list(_prefix(feed, document))
-    newer = [k for k in sent if k.endswith(".sent") and int(k.rsplit("/r", 1)[1].split(".")[0]) > document.revision]
-    if lake.exists(_sent_key(feed, document, document.revision)):
+    keys = lake.list(_prefix(feed, document))  # one listing answers both "sent?" and "newer sent?"
+    sent = {int(k.rsplit("/r", 1)[1].removesuffix(".sent")) for k in keys if k.endswith(".sent")}
+    if document.revision in sent:
         return Decision(False, f"duplicate: {document.mrid} revision {document.revision} was already sent")
-    if newer:
+    if any(revision > document.revision for revision in sent):
         return Decision(False, f"stale: a newer revision of {document.mrid} was already sent")
     record = json.dumps({"run_id": run_id, "claimed_at": time.time()}).encode()
     key = _claim_key(feed, document)

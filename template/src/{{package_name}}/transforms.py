@@ -28,9 +28,9 @@ def series_label(psr_type: str, direction: str, feed: Feed) -> str:
 def labelled(frame: pd.DataFrame, feed: Feed) -> pd.DataFrame:
     """Adds `series` (a readable name) and `hours` (each value's duration)."""
     out = frame.copy()
-    out["series"] = [
-        series_label(p, d, feed) for p, d in zip(out["psr_type"].astype(str), out["direction"].astype(str), strict=True)
-    ]
+    # Label each (psr_type, direction) pair once, not each of a document's many rows.
+    pairs = out["psr_type"].astype(str) + "|" + out["direction"].astype(str)
+    out["series"] = pairs.map({pair: series_label(*pair.split("|"), feed) for pair in pairs.unique()})
     out["hours"] = out["resolution"] / HOUR
     return out
 
