@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if args.command == "demo":
-        from .demo import run_demo
+        from .local.demo import run_demo
 
         return run_demo(args.workdir)
     if args.command == "webhook":
@@ -61,8 +61,8 @@ def run_webhook(host: str, port: int) -> int:
     import uvicorn
     from prefect.settings import PREFECT_API_URL
 
-    from .receiver import create_app
-    from .serve import serve_push_deployment
+    from .local.receiver import create_app
+    from .local.served_deployment import serve_push_deployment
 
     api_url = PREFECT_API_URL.value()
     if not api_url:

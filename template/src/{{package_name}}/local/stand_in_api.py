@@ -17,8 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from .documents import AcknowledgementError, DocumentError, read_document
-from .local_prefect import free_port
+from ..documents import AcknowledgementError, DocumentError, read_document
+from .ports import free_port
 
 DEMO_API_KEY = "local-demo-token"
 _AREA_PARAMS = ("in_Domain", "outBiddingZone_Domain", "out_Domain", "biddingZone_Domain")
@@ -27,7 +27,7 @@ _UNAUTHORIZED = b"<html><body><h1>401 Unauthorized</h1></body></html>"
 
 def samples_dir() -> Path:
     """samples/ of the rendered project (the package runs from its source tree)."""
-    return Path(__file__).resolve().parents[2] / "samples"
+    return Path(__file__).resolve().parents[3] / "samples"
 
 
 def index_documents(folder: Path) -> dict[tuple[str, str, str], Path]:
@@ -61,6 +61,13 @@ class StandInApi:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api"
+
+    def reset(self) -> None:
+        """Forget what earlier requests did: the log, the queued faults, the concurrency peak."""
+        with self._lock:
+            self.requests.clear()
+            self._faults.clear()
+            self.max_in_flight = 0
 
     def fail_next(self, *faults: int | str) -> None:
         """Queue failures for the next requests: HTTP status codes, "timeout" or "ack"."""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
-from .local_prefect import free_port
+from .ports import free_port
 
 
 @dataclass

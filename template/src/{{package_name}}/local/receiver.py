@@ -16,11 +16,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from .documents import AcknowledgementError, DocumentError
-from .events import push_event
-from .feeds import FEEDS
-from .intake import accept
-from .settings import Settings
+from ..documents import AcknowledgementError, DocumentError
+from ..events import push_event
+from ..feeds import FEEDS
+from ..intake import accept
+from ..settings import Settings
 
 SOAP = "application/soap+xml; charset=utf-8"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from prefect.events import DeploymentEventTrigger
 
-PREFECT_YAML = Path(__file__).resolve().parents[2] / "prefect.yaml"
+PREFECT_YAML = Path(__file__).resolve().parents[3] / "prefect.yaml"
 
 
 def push_deployment() -> dict:
@@ -27,6 +27,6 @@ def push_trigger() -> DeploymentEventTrigger:
 
 def serve_push_deployment() -> None:
     """Blocks: runs process-message for every matching event, in this machine's processes."""
-    from .flows import process_message
+    from ..flows import process_message
 
     process_message.serve(name=push_deployment()["name"], triggers=[push_trigger()], print_starting_message=False)

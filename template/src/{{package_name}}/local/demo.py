@@ -19,9 +19,11 @@ from pathlib import Path
 
 import httpx
 
-from .local_prefect import free_port, local_prefect_server
-from .outbox import local_smtp_server
-from .settings import Settings
+from ..settings import Settings
+from .environment import environment_variables, local_settings
+from .ports import free_port
+from .prefect_server import local_prefect_server
+from .smtp_outbox import local_smtp_server
 from .stand_in_api import DEMO_API_KEY, samples_dir, stand_in_api
 
 DEMO_KEY_BLOCK = "entsoe-demo-key"
@@ -51,27 +53,15 @@ def local_environment(workdir: Path):
         from prefect.blocks.system import Secret
 
         Secret(value=DEMO_API_KEY).save(DEMO_KEY_BLOCK, overwrite=True)
-        overrides = {
-            "PIPELINE_ENTSOE_API_URL": api.url,
-            "PIPELINE_ENTSOE_API_KEY_BLOCK": DEMO_KEY_BLOCK,
-            "PIPELINE_SMTP_HOST": outbox.host,
-            "PIPELINE_SMTP_PORT": str(outbox.port),
-            "PIPELINE_SMTP_SECURITY": "insecure",
-            "PIPELINE_SMTP_USERNAME": "",
-            "PIPELINE_SMTP_PASSWORD_BLOCK": "",
-            "PIPELINE_LAKE_DIR": str(workdir / "lake"),
-            "PIPELINE_LAKE_BLOCK": "",
-        }
-        saved = {k: os.environ.get(k) for k in overrides}
-        os.environ.update(overrides)
-        try:
+        overrides = local_settings(
+            api_url=api.url,
+            api_key_block=DEMO_KEY_BLOCK,
+            smtp_host=outbox.host,
+            smtp_port=outbox.port,
+            lake_dir=workdir / "lake",
+        )
+        with environment_variables(overrides):
             yield api_url, outbox, api
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
 
 
 def flush_logs() -> None:
@@ -110,7 +100,7 @@ def push_runs() -> list:
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
     from prefect.client.schemas.sorting import FlowRunSort
 
-    from .serve import push_deployment
+    from .served_deployment import push_deployment
 
     with get_client(sync_client=True) as client:
         return client.read_flow_runs(
@@ -147,7 +137,7 @@ def webhook_process(api_url: str, log: Path):
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", __package__, "webhook", "--port", str(port)],
+            [sys.executable, "-m", __package__.rpartition(".")[0], "webhook", "--port", str(port)],
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -166,7 +156,7 @@ def webhook_process(api_url: str, log: Path):
 
 def wait_until_ready(url: str, api_url: str, process: subprocess.Popen, timeout_s: float = 90.0) -> None:
     """The receiver answers and the served deployment, with its trigger, is registered."""
-    from .serve import push_deployment
+    from .served_deployment import push_deployment
 
     name = f"process-message/{push_deployment()['name']}"
     deadline = time.monotonic() + timeout_s
