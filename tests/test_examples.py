@@ -50,6 +50,8 @@ def test_rendered_project_lints_clean_and_passes_its_tests(rendered, example):
     assert lint.returncode == 0, lint.stdout + lint.stderr
     fmt = uv(project, "run", "ruff", "format", "--check", ".")
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+    types = uv(project, "run", "--locked", "pyright")
+    assert types.returncode == 0, types.stdout[-5000:] + types.stderr
     tests = uv(project, "run", "pytest", "-q", "-p", "no:cacheprovider")
     assert tests.returncode == 0, tests.stdout[-5000:] + tests.stderr[-3000:]
     assert re.search(r"\d+ passed", tests.stdout) and " failed" not in tests.stdout
