@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 
 import copier
@@ -32,7 +33,7 @@ def main(argv: list[str]) -> None:
         copier.run_copy(
             str(ROOT), project, data=yaml.safe_load(EXAMPLE.read_text()), defaults=True, vcs_ref="HEAD", quiet=True
         )
-        slug = yaml.safe_load((project / ".copier-answers.yml").read_text())["project_slug"]
+        slug = tomllib.loads((project / "pyproject.toml").read_text())["project"]["name"]
         command = ["uv", "lock", *(["--upgrade"] if upgrade else [])]
         subprocess.run(command, cwd=project, check=True)
         text = (project / "uv.lock").read_text()

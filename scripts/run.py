@@ -2,6 +2,8 @@
 
     python scripts/run.py demo [EXAMPLE]   render an example and run its local demo
     python scripts/run.py test [PYTEST ARGS]   the template's whole test suite
+    python scripts/run.py lock [--upgrade]     regenerate template/uv.lock.jinja (after a dependency change)
+    python scripts/run.py docker               build the Docker stand-ins the image tests use (root)
 
 On first use it creates .venv/ here with the template's tooling (copier, uv, pytest).
 """
@@ -88,11 +90,15 @@ def test(args: list[str]) -> None:
 
 
 def main() -> None:
-    if len(sys.argv) < 2 or sys.argv[1] not in {"demo", "test"}:
+    if len(sys.argv) < 2 or sys.argv[1] not in {"demo", "test", "lock", "docker"}:
         sys.exit(__doc__)
     ensure_tooling()
     if sys.argv[1] == "demo":
         demo(*sys.argv[2:3])
+    elif sys.argv[1] == "lock":
+        run(BIN / "python", ROOT / "scripts" / "lock.py", *sys.argv[2:])
+    elif sys.argv[1] == "docker":
+        run(BIN / "python", ROOT / "scripts" / "docker_standins.py", *sys.argv[2:])
     else:
         ensure_chromium()
         test(sys.argv[2:])

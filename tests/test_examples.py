@@ -42,6 +42,15 @@ def test_answers_file_records_every_answer_and_no_secret(rendered, example):
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
+def test_rendered_lock_file_matches_the_rendered_pyproject(rendered, example):
+    # Dockerfile's `COPY uv.lock` and the workflows' `uv sync --locked` need it from the first push.
+    check = uv(rendered(example), "lock", "--locked")
+    assert check.returncode == 0, (
+        check.stderr + "\ntemplate/uv.lock.jinja is stale: run `python scripts/run.py lock` and commit it"
+    )
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
 def test_rendered_project_lints_clean_and_passes_its_tests(rendered, example):
     project = rendered(example)
     sync = uv(project, "sync", "--quiet")
