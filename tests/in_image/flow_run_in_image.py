@@ -1,8 +1,9 @@
 """`prefect deploy --all` with its build and push steps, then a flow run inside the pushed image.
 
-Not collected by the template's own suite: tests/test_image.py copies this file into a rendered
-project as tests/test_flow_run_in_image.py (so the project's own fixtures start the local Prefect server, the SMTP server
-and the stand-in ENTSO-E API), after it has built the image once and started a local registry.
+Not collected by the template's own suite: tests/test_image.py copies this file into a
+rendered project as tests/test_flow_run_in_image.py (so the project's own fixtures start the
+local Prefect server, the SMTP server and the stand-in ENTSO-E API), after it has built the
+image once and started a local registry.
 
 The container is started as prefect-aws's ECS worker starts it for an ECS push pool: the
 command `prefect flow-run execute` (prefect/workers/base.py, BaseJobConfiguration
@@ -15,6 +16,7 @@ ECS gives the task through its task role, are moto's test keys here, with S3 at 
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 import os
@@ -30,9 +32,8 @@ import pytest
 import yaml
 from prefect.client.orchestration import get_client
 from prefect_aws import AwsCredentials
-from test_deployments import STACK_OUTPUTS
-
 from support import TEST_KEY_BLOCK, poll, push_message
+from test_deployments import STACK_OUTPUTS
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = yaml.safe_load((ROOT / ".copier-answers.yml").read_text())["package_name"]
@@ -81,16 +82,22 @@ def moto_url():
 
 
 @pytest.fixture(scope="module")
-def deployed(prefect_api_url):
+def deployed(prefect_api_url, tmp_path_factory):
     """The deploy workflow's Prefect steps, then `prefect deploy --all` with the real prefect.yaml."""
     outputs = {**STACK_OUTPUTS, "ecr_repository_url": REPOSITORY, "lake_bucket_name": BUCKET}
     AwsCredentials(region_name=outputs["aws_region"]).save(CLOUD["SUBMITTER_BLOCK"], overwrite=True)
     block_id = CLOUD["ensure_blocks"](outputs)
     CLOUD["ensure_work_pool"](block_id, pool_type="ecs")  # "ecs:push" pools exist only in Prefect Cloud
+    # The one change to prefect.yaml: the build may not pull the base images (Docker Hub and
+    # ghcr.io are unreachable here; the stand-ins are local). In CI the build pulls, as it should.
+    local = copy.deepcopy(PREFECT_YAML)
+    local["build"][0]["prefect_docker.deployments.steps.build_docker_image"]["pull"] = False
+    prefect_file = tmp_path_factory.mktemp("deploy") / "prefect.yaml"
+    prefect_file.write_text(yaml.safe_dump(local, sort_keys=False))
     env = {**os.environ, "PREFECT_API_URL": prefect_api_url, "IMAGE_TAG": TAG, **CLOUD["stack_environment"](outputs)}
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all"],
+        [sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all", "--prefect-file", str(prefect_file)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -125,7 +132,8 @@ def test_push_flow_run_executes_in_the_image_as_the_ecs_push_pool_starts_it(
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": STACK_OUTPUTS["aws_region"]})
     push = deployed[f"{CLOUD['PROJECT']}-push"]
     with get_client(sync_client=True) as client:
-        flow_run = client.create_flow_run_from_deployment(push.id, parameters={"event_msg": push_message(defaults.FEED)})
+        parameters = {"event_msg": push_message(defaults.FEED)}
+        flow_run = client.create_flow_run_from_deployment(push.id, parameters=parameters)
 
     # What the ECS task gets: Prefect's variables, the job variables' env; here the local
     # stand-ins replace the answers' SMTP server and the ENTSO-E API, and moto the task role.
@@ -163,4 +171,4 @@ def test_push_flow_run_executes_in_the_image_as_the_ecs_push_pool_starts_it(
 
 
 def _keys() -> dict[str, str]:
-    return {"aws_access_key_id": MOTO_KEYS["AWS_ACCESS_KEY_ID"], "aws_secret_access_key": MOTO_KEYS["AWS_SECRET_ACCESS_KEY"]}
+    return {name.lower(): value for name, value in MOTO_KEYS.items()}
