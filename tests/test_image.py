@@ -102,6 +102,9 @@ def registry(docker_daemon, tmp_path_factory):
     yield address
     process.terminate()
     process.wait(timeout=10)
+    pushed = docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}", "--filter", f"reference={address}/*").stdout
+    if pushed.split():
+        docker("rmi", *pushed.split())  # the layers stay, shared with the built image
 
 
 def report(capsys, text: str) -> None:
@@ -134,6 +137,9 @@ def test_image_runs_as_uid_10001_without_local_stand_ins_or_secrets(image, tmp_p
     installed = f"opt/prefect/app/.venv/lib/python3.11/site-packages/{image.package}/"
     assert f"{installed}flows.py" in names and f"opt/prefect/app/src/{image.package}/flows.py" in names
     assert not [n for n in names if f"{image.package}/local" in n], "local/ stand-ins are in the image"
+    site = "opt/prefect/app/.venv/lib/python3.11/site-packages/"
+    for tooling in ("pytest", "moto", "pulumi", "prefect_docker", "aiosmtpd"):  # dev, infra, deploy groups
+        assert f"{site}{tooling}/__init__.py" not in names, f"{tooling} is in the image"
     assert not [n for n in names if n.endswith(".env") or n.endswith(".copier-answers.yml")]
     assert leaked == []
     size_mb = inspect["Size"] / 1e6
