@@ -9,7 +9,8 @@ here and tagged with the exact names it pins, so the Dockerfile is built unchang
   this machine's CA bundle and SSL_CERT_FILE, so uv reaches the package index during the build;
 - ghcr.io/astral-sh/uv:0.9.7: FROM scratch holding /uv and /uvx from the uv wheel of the same
   version on PyPI.
-A tag that exists is kept: delete it (`docker rmi TAG`) to rebuild it.
+A tag that exists is kept (delete it with `docker rmi TAG` to rebuild it); where the real
+image can be pulled, it is pulled instead.
 
 Needs Debian's docker.io and debootstrap (`apt-get install docker.io debootstrap`). Starts
 dockerd (overlay2, no bridge: build and run with --network host) when none answers.
@@ -185,11 +186,26 @@ def build_uv_standin() -> None:
         run("docker", "build", "--quiet", "--tag", UV_TAG, context, stdout=subprocess.DEVNULL)
 
 
+def pulled(tag: str) -> bool:
+    """The real image, where its registry answers (a developer's machine); fails fast here."""
+    try:
+        return subprocess.run(["docker", "pull", "--quiet", tag], capture_output=True, timeout=300).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
+
+
 def ensure_standins() -> None:
     for tag, build in ((PYTHON_TAG, build_python_standin), (UV_TAG, build_uv_standin)):
         if image_exists(tag):
             log(f"{tag}: present")
             continue
+        if pulled(tag):
+            log(f"{tag}: pulled")
+            continue
+        if os.geteuid() != 0:
+            raise RuntimeError(
+                f"{tag} is neither present nor pullable; build its stand-in as root: sudo python scripts/run.py docker"
+            )
         started = time.monotonic()
         build()
         log(f"{tag}: built in {time.monotonic() - started:.0f} s")
