@@ -107,8 +107,12 @@ def registry(docker_daemon, tmp_path_factory):
     process.terminate()
     process.wait(timeout=10)
     pushed = docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}", "--filter", f"reference={address}/*").stdout
-    if pushed.split():
-        docker("rmi", *pushed.split())  # the layers stay, shared with the built image
+    for reference in pushed.split():
+        # prefect-docker's build (docker-py, rm=False) leaves its intermediate containers behind.
+        leftovers = docker("ps", "--all", "--quiet", "--filter", f"ancestor={reference}").stdout.split()
+        if leftovers:
+            docker("rm", *leftovers)
+        docker("rmi", reference)  # the layers stay, shared with the built image
 
 
 def report(capsys, text: str) -> None:
