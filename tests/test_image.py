@@ -107,12 +107,8 @@ def registry(docker_daemon, tmp_path_factory):
     process.terminate()
     process.wait(timeout=10)
     pushed = docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}", "--filter", f"reference={address}/*").stdout
-    for reference in pushed.split():
-        # prefect-docker's build (docker-py, rm=False) leaves its intermediate containers behind.
-        leftovers = docker("ps", "--all", "--quiet", "--filter", f"ancestor={reference}").stdout.split()
-        if leftovers:
-            docker("rm", *leftovers)
-        docker("rmi", reference)  # the layers stay, shared with the built image
+    if pushed.split():
+        docker("rmi", *pushed.split())  # the layers stay, shared with the built image
 
 
 def report(capsys, text: str) -> None:
@@ -162,14 +158,20 @@ def test_prefect_deploy_pushes_the_image_and_a_flow_run_executes_in_it(image, re
     figures = tmp_path / "figures.json"
     tag = "image-test-sha"
     env = {**os.environ, "IMAGE_TEST_REGISTRY": registry, "IMAGE_TEST_TAG": tag, "IMAGE_TEST_REPORT": str(figures)}
-    result = subprocess.run(
-        ["uv", "run", "--locked", "--group", "deploy", "pytest", "-q", "-p", "no:cacheprovider", str(in_project)],
-        cwd=image.project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
+    try:
+        result = subprocess.run(
+            ["uv", "run", "--locked", "--group", "deploy", "pytest", "-q", "-p", "no:cacheprovider", str(in_project)],
+            cwd=image.project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
+    finally:
+        # prefect-docker's build (docker-py, rm=False) leaves its intermediate containers behind.
+        leftovers = docker("ps", "-aq", "--filter", "status=created", "--filter", f"ancestor={image.tag}").stdout
+        if leftovers.split():
+            docker("rm", *leftovers.split())
     assert result.returncode == 0 and "2 passed" in result.stdout, result.stdout[-6000:] + result.stderr[-3000:]
     # prefect deploy's build step reused the layers: the pushed image has the layers built above
     # (prefect-docker adds only labels).
