@@ -116,7 +116,7 @@ def report(capsys, text: str) -> None:
         print(f"\n[image] {text}", flush=True)
 
 
-def test_image_runs_as_uid_10001_without_local_stand_ins_or_secrets(image, tmp_path, capsys):
+def test_image_runs_as_uid_10001_without_local_stand_ins_or_secrets(image, capsys):
     inspect = json.loads(docker("image", "inspect", image.tag).stdout)[0]
     assert inspect["Config"]["User"] == "10001"
     assert docker("run", "--rm", image.tag, "id", "-u").stdout.strip() == "10001"
