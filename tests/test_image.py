@@ -28,6 +28,8 @@ import pytest
 
 from conftest import ROOT, load_example, render, uv
 
+pytestmark = pytest.mark.xdist_group("image")  # one worker: one build, one registry
+
 EXAMPLE = "fi-actual-generation"
 CANARY = "canary-secret-3f9a1c"  # in a developer's .env beside the Dockerfile: must stay out
 
