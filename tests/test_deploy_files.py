@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,30 @@ def test_no_secret_in_any_rendered_file(rendered, example):
     for path in project.rglob("*"):
         if path.is_file() and ".venv" not in path.parts and path.suffix not in {".pyc"}:
             assert not pattern.search(path.read_text(encoding="utf-8", errors="ignore")), path
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_deploy_workflow_installs_the_packages_prefect_yaml_steps_require(rendered, example):
+    """`prefect deploy` would pip-install a step's `requires:`, and a uv venv has no pip."""
+    project = rendered(example)
+    spec = yaml.safe_load((project / "prefect.yaml").read_text())
+    required = {
+        re.match(r"[\w-]+", body["requires"]).group().replace("_", "-")
+        for section in ("build", "push")
+        for step in spec.get(section) or []
+        for body in step.values()
+        if body.get("requires")
+    }
+    assert "prefect-docker" in required
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    steps = yaml.safe_load((project / ".github" / "workflows" / "deploy.yml").read_text())["jobs"]["deploy"]["steps"]
+    runs = [step.get("run", "") for step in steps]
+    deploy_at = next(i for i, run in enumerate(runs) if "prefect --no-prompt deploy" in run)
+    sync = next(run for run in runs[:deploy_at] if run.startswith("uv sync"))
+    groups = re.findall(r"--group (\S+)", sync) + pyproject["tool"]["uv"]["default-groups"]
+    installed = {
+        re.match(r"[\w-]+", requirement).group().replace("_", "-")
+        for requirement in pyproject["project"]["dependencies"]
+        + [r for group in groups for r in pyproject["dependency-groups"][group]]
+    }
+    assert required <= installed, f"{sorted(required - installed)} not in the groups `{sync}` installs"

@@ -7,7 +7,7 @@ import re
 import pytest
 import yaml
 
-from conftest import EXAMPLES, load_example, uv
+from conftest import EXAMPLES, STALE_LOCK, load_example, uv
 
 # End-to-end cases whose outcome does not depend on the answers (the demo drives the same
 # event path test_event_path.py covers per feed; the benchmark's figures are the machine's):
@@ -48,6 +48,13 @@ def test_answers_file_records_every_answer_and_no_secret(rendered, example):
     for key, value in load_example(example).items():
         assert recorded[key] == value
     assert not any(word in key for key in recorded for word in ("password", "token", "secret", "api_key"))
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_rendered_lock_file_matches_the_rendered_pyproject(rendered, example):
+    # Dockerfile's `COPY uv.lock` and the workflows' `uv sync --locked` need it from the first push.
+    check = uv(rendered(example), "lock", "--locked")
+    assert check.returncode == 0, check.stderr + STALE_LOCK
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
