@@ -1,8 +1,10 @@
-"""Three stacks of one program: `bootstrap` (once, from a laptop), `lake`, and the pipeline's own.
+"""Two stacks of one program: `bootstrap` (once, from a laptop, as an administrator) and the pipeline's own.
 
-pulumi stack init bootstrap && pulumi up     # GitHub OIDC identity and boundary (once, as an admin)
-pulumi stack init lake && pulumi up          # the lake bucket (the deploy workflow; Destroy never)
+pulumi stack init bootstrap && pulumi up     # GitHub OIDC identity, permissions boundary, the lake
 pulumi stack init prod && pulumi up          # everything else (the deploy workflow; Destroy removes it)
+
+The lake lives in the bootstrap stack, which no workflow touches: destroying and deploying
+the pipeline again finds the bucket and its data where they were.
 """
 
 import pulumi
@@ -19,17 +21,17 @@ if pulumi.get_stack() == "bootstrap":
         project,
         answers.AWS_ACCOUNT_ID,
         answers.AWS_REGION,
+        answers.PREFECT_WORK_POOL,
         answers.GITHUB_REPOSITORY,
         existing_provider_arn=config.get("existingOidcProviderArn"),
     )
     pulumi.export("oidc_provider_arn", provider_arn)
     pulumi.export("deploy_role_arn", deploy_role.arn)
     pulumi.export("permissions_boundary_arn", policies.boundary_arn(project, answers.AWS_ACCOUNT_ID))
-elif pulumi.get_stack() == policies.LAKE_STACK:
     bucket = components.lake(project, answers.AWS_ACCOUNT_ID)
     pulumi.export("lake_bucket_name", bucket.bucket)
 else:
-    # The lake is another stack's; its name is fixed by the project, so no stack reference.
+    # The lake is the bootstrap stack's; its name is fixed by the project, so no stack reference.
     lake_bucket = policies.lake_bucket_name(project, answers.AWS_ACCOUNT_ID)
     net = components.network(project)
     repository = components.registry(project)
@@ -39,7 +41,14 @@ else:
     )
     # The Prefect Cloud workspace id: the deploy workflow sets it from PREFECT_API_URL.
     submitter = components.submitter(
-        project, answers.AWS_ACCOUNT_ID, config.require("prefectWorkspaceId"), ecs_cluster, logs, execution, task
+        project,
+        answers.AWS_ACCOUNT_ID,
+        config.require("prefectWorkspaceId"),
+        answers.PREFECT_WORK_POOL,
+        ecs_cluster,
+        logs,
+        execution,
+        task,
     )
 
     # Named exactly as prefect.yaml and the workflows read them (`pulumi stack output --json`).

@@ -1,8 +1,8 @@
 """The pipeline's AWS resources, one function per box of the architecture diagram.
 
-network -> registry -> cluster (and logs) -> task roles -> submitter; the lake in its own
-stack (it outlives the pipeline); and, in the bootstrap stack, the GitHub OIDC identity that
-deploys all of it with the permissions boundary of everything it creates.
+network -> registry -> cluster (and logs) -> task roles -> submitter; and, in the bootstrap
+stack, the lake (it outlives the pipeline) and the GitHub OIDC identity that deploys all of
+it, with the permissions boundary of everything that identity creates.
 """
 
 from __future__ import annotations
@@ -114,9 +114,9 @@ def cluster(project: str) -> tuple[aws.ecs.Cluster, aws.cloudwatch.LogGroup]:
 def lake(project: str, account_id: str) -> aws.s3.Bucket:
     """Encrypted, private, versioned, TLS only; old versions expire, raw data moves to infrequent access.
 
-    The lake lives in its own stack (`lake`), which the Destroy workflow never touches, so
-    destroying and deploying the pipeline again finds the bucket and its data where they were;
-    `protect` makes even a `pulumi destroy` of the lake stack refuse.
+    The lake lives in the bootstrap stack, which no workflow touches, so destroying and
+    deploying the pipeline again finds the bucket and its data where they were; `protect`
+    makes even a `pulumi destroy` of the bootstrap stack refuse to delete it.
     """
     keep = pulumi.ResourceOptions(protect=True)
     bucket = aws.s3.Bucket(
@@ -229,6 +229,7 @@ def submitter(
     project: str,
     account_id: str,
     external_id: str,
+    work_pool: str,
     ecs_cluster: aws.ecs.Cluster,
     logs: aws.cloudwatch.LogGroup,
     execution: aws.iam.Role,
@@ -253,7 +254,7 @@ def submitter(
         "submitter",
         user.arn.apply(lambda arn: json.dumps(policies.submitter_trust(arn, external_id))),
         pulumi.Output.all(ecs_cluster.arn, execution.arn, task.arn, logs.arn).apply(
-            lambda a: json.dumps(policies.submitter_policy(a[0], [a[1], a[2]], a[3]))
+            lambda a: json.dumps(policies.submitter_policy(a[0], [a[1], a[2]], a[3], work_pool))
         ),
         "compute",
     )
@@ -266,7 +267,7 @@ def submitter(
 
 
 def github_deploy_identity(
-    project: str, account_id: str, region: str, repository: str, existing_provider_arn: str | None
+    project: str, account_id: str, region: str, work_pool: str, repository: str, existing_provider_arn: str | None
 ):
     """The OIDC provider (or an existing one), the role GitHub Actions deploys with, and the
     permissions boundary every role and user that role creates must carry."""
@@ -294,7 +295,7 @@ def github_deploy_identity(
         f"{project}-boundary",
         name=f"{project}-boundary",
         description=f"The most any role or user of {project}'s pipeline stack may do",
-        policy=json.dumps(policies.boundary_policy(project, account_id, region)),
+        policy=json.dumps(policies.boundary_policy(project, account_id, region, work_pool)),
         tags=tags(project, "ci-identity"),
     )
     return provider_arn, deploy

@@ -17,7 +17,6 @@ DEPLOY_ENVIRONMENT = "production"
 PIPELINE_ROLES = ("execution", "task", "submitter")
 # The one IAM user: its key lets Prefect Cloud's push pool assume the submitter role.
 SUBMITTER_USER = "prefect-submitter"
-LAKE_STACK = "lake"
 
 
 def _document(*statements: dict) -> dict:
@@ -136,7 +135,13 @@ def task_policy(bucket_arn: str, prefix: str = "") -> dict:
     )
 
 
-def submitter_policy(cluster_arn: str, task_role_arns: list[str], log_group_arn: str) -> dict:
+def task_family(work_pool: str) -> str:
+    """prefect-aws names a task definition `prefect_<work pool>_<deployment id>` unless the job
+    variables give a family (ECSWorker._get_or_generate_family, ECS_DEFAULT_FAMILY = "prefect")."""
+    return f"prefect_{work_pool}_"
+
+
+def submitter_policy(cluster_arn: str, task_role_arns: list[str], log_group_arn: str, work_pool: str) -> dict:
     """What prefect-aws's ECS worker does per run: register a task definition, run it, watch it.
 
     prefect_aws/workers/ecs_worker.py: `_register_task_definition`, `_retrieve_task_definition`
@@ -147,24 +152,21 @@ def submitter_policy(cluster_arn: str, task_role_arns: list[str], log_group_arn:
     region, account_id, cluster_name = _ecs_parts(cluster_arn)
     tasks = f"arn:aws:ecs:{region}:{account_id}:task/{cluster_name}/*"
     on_cluster = {"ArnEquals": {"ecs:cluster": cluster_arn}}
+    families = f"arn:aws:ecs:{region}:{account_id}:task-definition/{task_family(work_pool)}*"
     return _document(
+        {"Sid": "RegisterTaskDefinitions", "Effect": "Allow", "Action": "ecs:RegisterTaskDefinition", "Resource": families},
         # These have no resource type in the Service Authorization Reference (ECS).
         {
-            "Sid": "TaskDefinitions",
+            "Sid": "ReadTaskDefinitions",
             "Effect": "Allow",
-            "Action": [
-                "ecs:RegisterTaskDefinition",
-                "ecs:DeregisterTaskDefinition",
-                "ecs:DescribeTaskDefinition",
-                "ecs:ListTaskDefinitions",
-            ],
+            "Action": ["ecs:DeregisterTaskDefinition", "ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions"],
             "Resource": "*",
         },
         {
             "Sid": "RunOnTheCluster",
             "Effect": "Allow",
             "Action": "ecs:RunTask",
-            "Resource": f"arn:aws:ecs:{region}:{account_id}:task-definition/*",
+            "Resource": families,
             "Condition": on_cluster,
         },
         {
@@ -222,7 +224,7 @@ def lake_bucket_policy(bucket_arn: str) -> dict:
     )
 
 
-def boundary_policy(project: str, account_id: str, region: str) -> dict:
+def boundary_policy(project: str, account_id: str, region: str, work_pool: str) -> dict:
     """The most any role or user the deploy role creates may ever do: the pipeline's own grants.
 
     Built from the same functions as the roles' policies, so a role stays inside it; a role
@@ -235,7 +237,7 @@ def boundary_policy(project: str, account_id: str, region: str) -> dict:
         ),
         "Task": task_policy(f"arn:aws:s3:::{lake_bucket_name(project, account_id)}"),
         "Submitter": submitter_policy(
-            cluster_arn(project, account_id, region), roles, log_group_arn(project, account_id, region)
+            cluster_arn(project, account_id, region), roles, log_group_arn(project, account_id, region), work_pool
         ),
         "User": submitter_user_policy(role_arn(project, account_id, "submitter")),
     }
@@ -245,7 +247,10 @@ def boundary_policy(project: str, account_id: str, region: str) -> dict:
 
 
 def deploy_policy(project: str, account_id: str, region: str) -> dict:
-    """What `pulumi up` / `pulumi destroy` of the lake and pipeline stacks and the image push need.
+    """What `pulumi up` / `pulumi destroy` of the pipeline stack and the image push need.
+
+    Nothing on the lake: the bootstrap stack (an administrator, once) creates it, so the
+    deploy role can neither delete it nor rewrite its policy to read it.
 
     Network resources: created only with the project tag (`aws:RequestTag`), changed and
     deleted only when they carry it (`aws:ResourceTag`). Roles and the user: exactly the
@@ -257,7 +262,7 @@ def deploy_policy(project: str, account_id: str, region: str) -> dict:
     tagged_resource = {"StringEquals": {"aws:ResourceTag/project": project, "aws:RequestedRegion": region}}
     roles = [role_arn(project, account_id, name) for name in PIPELINE_ROLES]
     user = user_arn(project, account_id)
-    within_boundary = {"StringEquals": {"iam:PermissionsBoundary": boundary_arn(project, account_id)}}
+    within_boundary = {"ArnEquals": {"iam:PermissionsBoundary": boundary_arn(project, account_id)}}
     ec2 = f"arn:aws:ec2:{region}:{account_id}"
     return _document(
         {
@@ -403,30 +408,6 @@ def deploy_policy(project: str, account_id: str, region: str) -> dict:
         },
         # DescribeLogGroups has no resource type (Service Authorization Reference, CloudWatch Logs).
         {"Sid": "LogsDescribe", "Effect": "Allow", "Action": "logs:DescribeLogGroups", "Resource": "*"},
-        {
-            "Sid": "Lake",
-            "Effect": "Allow",
-            "Action": [
-                "s3:CreateBucket",
-                "s3:DeleteBucket",
-                "s3:ListBucket",
-                "s3:ListBucketVersions",
-                "s3:GetBucket*",
-                "s3:PutBucket*",
-                "s3:DeleteBucketPolicy",
-                "s3:GetEncryptionConfiguration",
-                "s3:PutEncryptionConfiguration",
-                "s3:GetLifecycleConfiguration",
-                "s3:PutLifecycleConfiguration",
-                "s3:GetAccelerateConfiguration",
-                "s3:GetReplicationConfiguration",
-                "s3:GetAnalyticsConfiguration",
-                "s3:GetIntelligentTieringConfiguration",
-                "s3:GetInventoryConfiguration",
-                "s3:GetMetricsConfiguration",
-            ],
-            "Resource": f"arn:aws:s3:::{lake_bucket_name(project, account_id)}",
-        },
         {
             "Sid": "CreateWithinTheBoundary",
             "Effect": "Allow",

@@ -102,13 +102,13 @@ def _policy_document(value) -> dict | None:
 
 
 def run_stack(stack: str, config: dict[str, str] | None = None) -> tuple[Mocks, dict]:
-    """Runs the program for `stack`; returns the recorded resources and the exports."""
-    mocks, exports = Mocks(), {}
+    """Runs the program for `stack`; returns the recorded resources and the resolved exports."""
+    mocks, raw_exports, exports = Mocks(), {}, {}
     settings = {"prefectWorkspaceId": "00000000-1111-2222-3333-444444444444", **(config or {})}
     pulumi.runtime.set_mocks(mocks, project=answers.PROJECT, stack=stack, preview=False)
     pulumi.runtime.set_all_config({f"{answers.PROJECT}:{k}": v for k, v in settings.items()})
     original_export = pulumi.export
-    pulumi.export = lambda name, value: exports.__setitem__(name, value)
+    pulumi.export = lambda name, value: raw_exports.__setitem__(name, value)
 
     def record_protection(args: pulumi.ResourceTransformationArgs):
         if args.opts.protect:
@@ -118,6 +118,7 @@ def run_stack(stack: str, config: dict[str, str] | None = None) -> tuple[Mocks, 
     def program():
         pulumi.runtime.register_stack_transformation(record_protection)
         runpy.run_path(str(INFRASTRUCTURE / "__main__.py"), run_name="__main__")
+        return pulumi.Output.from_input(raw_exports).apply(exports.update)
 
     try:
         program()
