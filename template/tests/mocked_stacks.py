@@ -9,6 +9,7 @@ added later is linted and loaded into moto without a test naming it.
 
 from __future__ import annotations
 
+import functools
 import json
 import runpy
 import sys
@@ -74,7 +75,9 @@ class Mocks(pulumi.runtime.Mocks):
             outputs["repositoryUrl"] = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{args.inputs['name']}"
         if args.typ == "aws:s3/bucket:Bucket":
             outputs["bucket"] = args.inputs["bucket"]
-        return f"{args.name}-id", outputs
+        # Pulumi's id of a role or user is its name (what RolePolicy.role and UserPolicy.user hold).
+        named = args.typ in ("aws:iam/role:Role", "aws:iam/user:User")
+        return (args.inputs["name"] if named else f"{args.name}-id"), outputs
 
     def call(self, args):
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
@@ -126,6 +129,12 @@ def run_stack(stack: str, config: dict[str, str] | None = None) -> tuple[Mocks, 
         pulumi.export = original_export
         pulumi.runtime.set_all_config({})
     return mocks, exports
+
+
+@functools.cache
+def mocked(stack: str) -> tuple[Mocks, dict]:
+    """`run_stack` once per test session and stack (a run takes seconds)."""
+    return run_stack(stack)
 
 
 def of_type(mocks: Mocks, typ: str) -> list[Recorded]:

@@ -13,7 +13,7 @@ import warnings
 
 import pytest
 
-from mocked_stacks import INFRASTRUCTURE, ZONES, IamDocument, Mocks, as_list, of_type, run_stack, statements
+from mocked_stacks import INFRASTRUCTURE, ZONES, IamDocument, Mocks, as_list, mocked, of_type, run_stack, statements
 
 import answers  # infrastructure/ is on sys.path through mocked_stacks
 import policies  # noqa: E402
@@ -75,7 +75,7 @@ STACKS = ("bootstrap", "prod")
 
 @pytest.fixture(scope="module")
 def stacks() -> dict[str, tuple[Mocks, dict]]:
-    return {stack: run_stack(stack) for stack in STACKS}
+    return {stack: mocked(stack) for stack in STACKS}
 
 
 @pytest.fixture(scope="module")
