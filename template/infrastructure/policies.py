@@ -154,7 +154,12 @@ def submitter_policy(cluster_arn: str, task_role_arns: list[str], log_group_arn:
     on_cluster = {"ArnEquals": {"ecs:cluster": cluster_arn}}
     families = f"arn:aws:ecs:{region}:{account_id}:task-definition/{task_family(work_pool)}*"
     return _document(
-        {"Sid": "RegisterTaskDefinitions", "Effect": "Allow", "Action": "ecs:RegisterTaskDefinition", "Resource": families},
+        {
+            "Sid": "RegisterTaskDefinitions",
+            "Effect": "Allow",
+            "Action": "ecs:RegisterTaskDefinition",
+            "Resource": families,
+        },
         # These have no resource type in the Service Authorization Reference (ECS).
         {
             "Sid": "ReadTaskDefinitions",
@@ -242,7 +247,7 @@ def boundary_policy(project: str, account_id: str, region: str, work_pool: str) 
         "User": submitter_user_policy(role_arn(project, account_id, "submitter")),
     }
     return _document(
-        *({**statement, "Sid": f"{part}{statement['Sid']}"} for part, doc in parts.items() for statement in doc["Statement"])
+        *({**s, "Sid": f"{part}{s['Sid']}"} for part, document in parts.items() for s in document["Statement"])
     )
 
 

@@ -23,6 +23,9 @@ if str(INFRASTRUCTURE) not in sys.path:
     sys.path.insert(0, str(INFRASTRUCTURE))
 
 import answers  # noqa: E402
+import policies  # noqa: E402
+
+__all__ = ["answers", "policies"]  # the tests import both from here, after the path is set
 
 ZONES = ["zone-a", "zone-b", "zone-c"]
 REGION, ACCOUNT = answers.AWS_REGION, answers.AWS_ACCOUNT_ID

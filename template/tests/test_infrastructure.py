@@ -13,10 +13,19 @@ import warnings
 
 import pytest
 
-from mocked_stacks import INFRASTRUCTURE, ZONES, IamDocument, Mocks, as_list, mocked, of_type, run_stack, statements
-
-import answers  # infrastructure/ is on sys.path through mocked_stacks
-import policies  # noqa: E402
+from mocked_stacks import (
+    INFRASTRUCTURE,
+    ZONES,
+    IamDocument,
+    Mocks,
+    answers,
+    as_list,
+    mocked,
+    of_type,
+    policies,
+    run_stack,
+    statements,
+)
 
 PREFECT_YAML_OUTPUTS = {
     "aws_region",
@@ -387,9 +396,8 @@ def test_every_grant_is_scoped_to_the_project(documents):
                     or "ec2:CreateAction" in tagged
                 ), statement
             if "iam:PassRole" in actions:
-                assert statement["Condition"] == {
-                    "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
-                }, statement
+                to_ecs_tasks = {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+                assert statement["Condition"] == to_ecs_tasks, statement
             if any(a.startswith("logs:") for a in actions) and actions != ["logs:DescribeLogGroups"]:
                 assert all(r.startswith(arn("log_group")) for r in as_list(statement["Resource"])), statement
 
