@@ -83,9 +83,10 @@ class Mocks(pulumi.runtime.Mocks):
         return (args.inputs["name"] if named else f"{args.name}-id"), outputs
 
     def call(self, args):
+        # (outputs, failures): pulumi iterates the failures
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            return {"names": ZONES, "zoneIds": ZONES}
-        return {}
+            return {"names": ZONES, "zoneIds": ZONES}, []
+        return {}, []
 
     def iam_documents(self) -> list[IamDocument]:
         found = []
