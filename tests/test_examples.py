@@ -63,3 +63,16 @@ def test_rendered_project_lints_clean_and_passes_its_tests(synced, example):
     tests = uv(project, "run", "pytest", "-q", "-p", "no:cacheprovider", *only_once)
     assert tests.returncode == 0, tests.stdout[-5000:] + tests.stderr[-3000:]
     assert re.search(r"\d+ passed", tests.stdout) and " failed" not in tests.stdout
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_pre_commit_hooks_and_ci_run_the_same_locked_tools(rendered, example):
+    project = rendered(example)
+    hooks = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
+    (local,) = [repo for repo in hooks["repos"] if repo["repo"] == "local"]
+    entries = [hook["entry"] for hook in local["hooks"]]
+    ci = (project / ".github" / "workflows" / "ci.yml").read_text()
+    for tool in ("ruff check", "ruff format", "pyright"):
+        assert any(entry.startswith(f"uv run --locked {tool}") for entry in entries), tool
+        assert f"uv run --locked {tool}" in ci, tool
+    assert not any("ruff" in repo["repo"] for repo in hooks["repos"] if repo["repo"] != "local")
