@@ -84,6 +84,27 @@ def test_deploy_workflow_is_one_click_with_oidc(rendered, example):
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
+def test_deploy_reruns_of_one_commit_push_a_new_tag_to_the_immutable_registry(rendered, example):
+    """Defect 10: the image tag differs per run and per attempt, never only the commit SHA."""
+    job = yaml.safe_load((rendered(example) / ".github" / "workflows" / "deploy.yml").read_text())["jobs"]["deploy"]
+    tag = job["env"]["IMAGE_TAG"]
+    assert all(part in tag for part in ("github.sha", "github.run_id", "github.run_attempt")), tag
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_destroy_logs_in_to_aws_before_touching_prefect_and_never_the_lake(rendered, example):
+    """Defect 11: a failed AWS login stops Destroy before the Prefect side is gone.
+    Defect 9: Destroy selects only the pipeline stack; the lake lives in the bootstrap stack."""
+    destroy = yaml.safe_load((rendered(example) / ".github" / "workflows" / "destroy.yml").read_text())
+    steps = destroy["jobs"]["destroy"]["steps"]
+    login = next(i for i, s in enumerate(steps) if "configure-aws-credentials" in s.get("uses", ""))
+    teardown = next(i for i, s in enumerate(steps) if "prefect_cloud.py teardown" in s.get("run", ""))
+    assert login < teardown
+    scripts = "\n".join(s.get("run", "") for s in steps)
+    assert destroy["env"]["PULUMI_STACK"] == "prod" and "bootstrap" not in scripts
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
 def test_prefect_yaml_schedule_follows_the_answer(rendered, example):
     spec = yaml.safe_load((rendered(example) / "prefect.yaml").read_text())
     poll = next(d for d in spec["deployments"] if d["name"].endswith("-poll"))
