@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     webhook.add_argument("--port", type=int, default=8787)
 
     replay = commands.add_parser("replay", help="process a raw message again from the lake (after a failed run)")
-    replay.add_argument("key", help="the message's lake key, e.g. inbox/type=.../<mRID>_r1_<digest>.xml or raw/feed=...")
+    replay.add_argument("key", help="the lake key of a landed message, e.g. inbox/type=.../<mRID>_r1_<digest>.xml")
 
     backfill = commands.add_parser("backfill", help="pull a date range from the ENTSO-E API into the lake")
     backfill.add_argument("start", type=date.fromisoformat, help="first day, YYYY-MM-DD")

@@ -64,8 +64,7 @@ class Part:
     def key(self) -> str:
         digest = hashlib.sha256(self.data).hexdigest()[:16]
         return (
-            f"{INBOX}/type={self.document_type}/area={self.area}/"
-            f"{safe_name(self.mrid)}_r{self.revision}_{digest}.xml"
+            f"{INBOX}/type={self.document_type}/area={self.area}/{safe_name(self.mrid)}_r{self.revision}_{digest}.xml"
         )
 
     def event(self) -> dict:

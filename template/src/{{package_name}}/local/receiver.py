@@ -49,12 +49,12 @@ def create_app(api_url: str, token: str, webhook_url: str, settings: Settings | 
         limit = settings.max_document_bytes
         declared = int(request.headers.get("content-length") or 0)
         if declared > limit:
-            return _send(Reply(413, soap_reply("FAILED", f"message is {declared:,} bytes, over the limit of {limit:,}")))
+            return _too_large(f"message is {declared:,} bytes, over the limit of {limit:,}")
         buffer = bytearray()  # appending to bytes would copy the whole body per chunk
         async for chunk in request.stream():
             buffer.extend(chunk)
             if len(buffer) > limit:
-                return _send(Reply(413, soap_reply("FAILED", f"message is over the limit of {limit:,} bytes")))
+                return _too_large(f"message is over the limit of {limit:,} bytes")
         reply = await run_in_threadpool(door.handle, request.method, request.url.path, bytes(buffer))
         return _send(reply)
 
@@ -83,3 +83,7 @@ def create_app(api_url: str, token: str, webhook_url: str, settings: Settings | 
 
 def _send(reply: Reply) -> Response:
     return Response(reply.body, status_code=reply.status, headers=reply.headers)
+
+
+def _too_large(detail: str) -> Response:
+    return _send(Reply(413, soap_reply("FAILED", detail)))
