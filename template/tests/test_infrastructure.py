@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import runpy
 import sys
@@ -14,6 +15,7 @@ INFRASTRUCTURE = Path(__file__).resolve().parents[1] / "infrastructure"
 sys.path.insert(0, str(INFRASTRUCTURE))
 
 import answers  # noqa: E402
+import front_door  # noqa: E402
 import policies  # noqa: E402
 
 ZONES = ["zone-a", "zone-b", "zone-c"]
@@ -32,6 +34,8 @@ PREFECT_YAML_OUTPUTS = {
     "ecs_cpu",
     "ecs_memory",
 }
+FRONT_DOOR_OUTPUTS = {"front_door_function_url", "front_door_token_parameter", "front_door_webhook_parameter"}
+FUNCTION_URL = "https://abc123.lambda-url.region.on.aws/"
 UNTAGGABLE = {
     "aws:ec2/routeTableAssociation:RouteTableAssociation",
     "aws:ecr/lifecyclePolicy:LifecyclePolicy",
@@ -40,6 +44,8 @@ UNTAGGABLE = {
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
     "aws:s3/bucketVersioning:BucketVersioning",
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    "aws:lambda/functionUrl:FunctionUrl",
+    "aws:lambda/permission:Permission",
 }
 
 
@@ -57,6 +63,8 @@ class Mocks(pulumi.runtime.Mocks):
             outputs["repositoryUrl"] = (
                 f"{answers.AWS_ACCOUNT_ID}.dkr.ecr.{answers.AWS_REGION}.amazonaws.com/{args.inputs['name']}"
             )
+        if args.typ == "aws:lambda/functionUrl:FunctionUrl":
+            outputs["functionUrl"] = FUNCTION_URL
         if args.typ == "aws:iam/role:Role":
             outputs["arn"] = f"arn:aws:iam::{answers.AWS_ACCOUNT_ID}:role/{args.inputs['name']}"
         return f"{args.name}-id", outputs
@@ -96,7 +104,7 @@ def of_type(mocks: Mocks, typ: str) -> list:
 
 def test_outputs_are_named_as_prefect_yaml_reads_them(pipeline_stack):
     _, exports = pipeline_stack
-    assert set(exports) == PREFECT_YAML_OUTPUTS
+    assert set(exports) == PREFECT_YAML_OUTPUTS | FRONT_DOOR_OUTPUTS
     assert exports["aws_region"] == answers.AWS_REGION
 
 
@@ -173,16 +181,20 @@ def assert_least_privilege(document: dict, task_roles: set[str]) -> None:
 
 def test_every_policy_document_is_least_privilege(pipeline_stack, bootstrap_stack):
     task_roles = {f"arn:aws:iam::{answers.AWS_ACCOUNT_ID}:role/{answers.PROJECT}-{n}" for n in ("execution", "task")}
+    front_door_role = f"arn:aws:iam::{answers.AWS_ACCOUNT_ID}:role/{answers.PROJECT}-front-door"
     documents = []
     for mocks, _ in (pipeline_stack, bootstrap_stack):
         documents += [json.loads(p.inputs["policy"]) for p in of_type(mocks, "aws:iam/rolePolicy:RolePolicy")]
         assert of_type(mocks, "aws:iam/user:User") == [] and of_type(mocks, "aws:iam/accessKey:AccessKey") == []
         assert of_type(mocks, "aws:iam/rolePolicyAttachment:RolePolicyAttachment") == []
-    assert len(documents) == 4  # execution, task, submitter, deploy
+    assert len(documents) == 5  # execution, task, submitter, front door, deploy
     for document in documents:
-        assert_least_privilege(document, task_roles)
+        assert_least_privilege(document, task_roles | {front_door_role})
     pass_role = [s for d in documents for s in statements(d) if "iam:PassRole" in as_list(s["Action"])]
-    assert len(pass_role) == 1 and set(pass_role[0]["Resource"]) == task_roles
+    assert len(pass_role) == 2
+    assert set(pass_role[0]["Resource"]) == task_roles
+    assert pass_role[1]["Resource"] == front_door_role
+    assert pass_role[1]["Condition"] == {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}
 
 
 def test_task_role_reaches_only_the_lake(pipeline_stack):
@@ -214,3 +226,57 @@ def test_bootstrap_can_reuse_an_existing_oidc_provider(monkeypatch):
     assert of_type(mocks, "aws:iam/openIdConnectProvider:OpenIdConnectProvider") == []
     deploy = next(r for r in of_type(mocks, "aws:iam/role:Role") if r.name.endswith("-deploy"))
     assert json.loads(deploy.inputs["assumeRolePolicy"])["Statement"][0]["Principal"]["Federated"] == existing
+
+
+def test_front_door_is_the_one_handler_file_behind_a_public_function_url(pipeline_stack):
+    mocks, exports = pipeline_stack
+    (function,) = of_type(mocks, "aws:lambda/function:Function")
+    assert function.inputs["handler"] == "front_door.lambda_handler"
+    assert function.inputs["runtime"].startswith("python3.")
+    assert set(function.inputs["code"].assets) == {"front_door.py"}
+    handler = Path(function.inputs["code"].assets["front_door.py"].path)
+    assert handler == front_door.handler_file(answers.PACKAGE) and handler.is_file()
+    variables = function.inputs["environment"]["variables"]
+    assert variables["LAKE_BUCKET"] == f"{answers.PROJECT}-lake-{answers.AWS_ACCOUNT_ID}"
+    assert variables["DOCUMENT_TYPES"] == front_door.DOCUMENT_TYPES[answers.FEED]
+    (url,) = of_type(mocks, "aws:lambda/functionUrl:FunctionUrl")
+    assert url.inputs["authorizationType"] == "NONE"  # the secret path token is the lock
+    assert exports["front_door_function_url"] == FUNCTION_URL
+    grants = {(p.inputs["action"], p.inputs["principal"]) for p in of_type(mocks, "aws:lambda/permission:Permission")}
+    assert grants == {("lambda:InvokeFunctionUrl", "*"), ("lambda:InvokeFunction", "*")}
+    (logs,) = [g for g in of_type(mocks, "aws:cloudwatch/logGroup:LogGroup") if "lambda" in g.inputs["name"]]
+    assert logs.inputs["name"] == f"/aws/lambda/{function.inputs['name']}" and logs.inputs["retentionInDays"] == 30
+
+
+def test_front_door_secrets_are_secure_strings_pulumi_only_holds_a_placeholder_for(pipeline_stack):
+    mocks, exports = pipeline_stack
+    parameters = {p.inputs["name"]: p.inputs for p in of_type(mocks, "aws:ssm/parameter:Parameter")}
+    names = {exports["front_door_token_parameter"], exports["front_door_webhook_parameter"]}
+    assert set(parameters) == names
+    for inputs in parameters.values():
+        assert inputs["type"] == "SecureString" and inputs["value"] == front_door.PLACEHOLDER
+
+
+def test_front_door_role_may_only_put_inbox_objects_read_its_two_parameters_and_log(pipeline_stack):
+    mocks, _ = pipeline_stack
+    policy = next(p for p in of_type(mocks, "aws:iam/rolePolicy:RolePolicy") if p.name.endswith("-front-door"))
+    grants = {
+        action: as_list(s["Resource"])
+        for s in statements(json.loads(policy.inputs["policy"]))
+        for action in as_list(s["Action"])
+    }
+    region, account = answers.AWS_REGION, answers.AWS_ACCOUNT_ID
+    assert grants == {
+        "s3:PutObject": [f"arn:aws:s3:{region}:{account}:{answers.PROJECT}-lake/inbox/*"],
+        "ssm:GetParameter": [
+            f"arn:aws:ssm:{region}:{account}:{answers.PROJECT}-front-door-token",
+            f"arn:aws:ssm:{region}:{account}:{answers.PROJECT}-front-door-webhook-url",
+        ],
+        "logs:CreateLogStream": [f"arn:aws:logs:{region}:{account}:{answers.PROJECT}-front-door:*"],
+        "logs:PutLogEvents": [f"arn:aws:logs:{region}:{account}:{answers.PROJECT}-front-door:*"],
+    }
+
+
+def test_front_door_takes_the_document_type_of_each_feed():
+    feeds = importlib.import_module(f"{answers.PACKAGE}.feeds").FEEDS
+    assert front_door.DOCUMENT_TYPES == {name: feed.document_type for name, feed in feeds.items()}

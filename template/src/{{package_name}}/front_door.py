@@ -26,13 +26,14 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from xml.parsers import expat
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, unescape
 
 SOAP = "application/soap+xml; charset=utf-8"
 INBOX = "inbox"
@@ -160,104 +161,87 @@ def safe_name(mrid: str) -> str:
 def split_message(body: bytes) -> list[Part]:
     """The market documents of a push message (an envelope, or a bare document), checked cheaply.
 
-    One pass with expat: refuses a DTD or entity declaration before anything is expanded,
-    takes each *_MarketDocument's bytes as they are (byte offsets, no re-serialising), and a
-    document carried as escaped text inside <Payload> is read the same way.
+    expat checks the whole message is well-formed UTF-8 XML and refuses a DTD or an entity
+    declaration before anything is expanded; with no element handlers it runs at C speed
+    (a 10 MB message in well under a second). The documents are then found in the bytes
+    as they are (no re-serialising), and a document carried as escaped text inside
+    <Payload> is read the same way.
     """
     try:
         body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise Refused(400, f"message is not UTF-8 ({exc.reason} at byte {exc.start})") from None
-    reader = _Reader(body)
-    parts = reader.read()
+    _check_well_formed(body)
+    parts = []
+    position = 0
+    while start := _DOCUMENT.search(body, position):
+        name, kind = start.group(1), start.group(2).decode()
+        end = re.compile(rb"</" + re.escape(name) + rb"\s*>").search(body, start.end())
+        if end is None:  # expat saw it well-formed, so only a self-closed, empty document
+            raise Refused(400, f"<{kind}> is empty")
+        parts.append(_part(kind, body[start.start() : end.end()], body[: start.start()]))
+        position = end.end()
     if not parts:
-        raise Refused(400, f"no ENTSO-E market document found (root element is <{reader.root or '?'}>)")
+        payload = _PAYLOAD.search(body)
+        text = unescape(payload.group(1).decode()).strip() if payload else ""
+        if text.startswith("<"):
+            return split_message(text.encode("utf-8"))
+        root = _ROOT.search(body)
+        raise Refused(400, f"no ENTSO-E market document found (root element is <{_name(root)}>)")
     return parts
 
 
-def _local(name: str) -> str:
-    return name.rpartition(" ")[2]
+_DOCUMENT = re.compile(rb"<((?:[\w.-]+:)?(\w+_MarketDocument))[\s/>]")
+_PAYLOAD = re.compile(rb"<(?:[\w.-]+:)?Payload(?:\s[^>]*)?>(.*?)</(?:[\w.-]+:)?Payload\s*>", re.DOTALL)
+_ROOT = re.compile(rb"<([\w.:-]+)")
+_DEFAULT_NAMESPACE = re.compile(rb'xmlns="([^"]*)"')
 
 
-class _Reader:
-    def __init__(self, data: bytes):
-        self.data = data
-        self.root = ""
-        self.parts: list[Part] = []
-        self._path: list[str] = []
-        self._doc: dict | None = None
-        self._text: list[str] = []
+def _name(match: re.Match | None) -> str:
+    return match.group(1).decode() if match else "?"
 
-    def read(self) -> list[Part]:
-        parser = expat.ParserCreate(namespace_separator=" ")
-        parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
-        parser.StartDoctypeDeclHandler = self._refuse_dtd
-        parser.EntityDeclHandler = self._refuse_dtd
-        parser.ExternalEntityRefHandler = self._refuse_dtd
-        parser.StartElementHandler = self._start
-        parser.EndElementHandler = self._end
-        parser.CharacterDataHandler = self._text.append
-        self._parser = parser
-        try:
-            parser.Parse(self.data, True)
-        except expat.ExpatError as exc:
-            raise Refused(400, f"not well-formed XML: {expat.errors.messages[exc.code]} (line {exc.lineno})") from None
-        return self.parts
 
-    def _refuse_dtd(self, *_):
-        raise Refused(400, "message declares a DTD or entities, which are refused for safety")
+def _check_well_formed(body: bytes) -> None:
+    parser = expat.ParserCreate()
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartDoctypeDeclHandler = _refuse_dtd
+    parser.EntityDeclHandler = _refuse_dtd
+    parser.ExternalEntityRefHandler = _refuse_dtd
+    try:
+        parser.Parse(body, True)
+    except expat.ExpatError as exc:
+        raise Refused(400, f"not well-formed XML: {expat.errors.messages[exc.code]} (line {exc.lineno})") from None
 
-    def _start(self, name: str, attributes: dict) -> None:
-        local = _local(name)
-        self.root = self.root or local
-        self._path.append(local)
-        self._text.clear()
-        if self._doc is None and local.endswith("_MarketDocument"):
-            namespace = name.rpartition(" ")[0]
-            self._doc = {"kind": local, "start": self._parser.CurrentByteIndex, "depth": len(self._path)}
-            self._doc["namespace"] = namespace
-            self._doc["fields"] = {}
 
-    def _end(self, name: str) -> None:
-        local = _local(name)
-        text = "".join(self._text).strip()
-        self._text.clear()
-        doc = self._doc
-        if doc is not None:
-            depth = len(self._path) - doc["depth"]
-            fields = doc["fields"]
-            if depth == 1 and local in ("mRID", "revisionNumber", "type"):
-                fields.setdefault(local, text)
-            elif depth == 2 and local in ("code", "text") and self._path[-2] == "Reason":
-                fields.setdefault(f"reason_{local}", text)
-            elif depth == 2 and local in _AREA_ELEMENTS and self._path[-2] == "TimeSeries":
-                fields.setdefault("area", text)
-            if depth == 0:
-                self._finish(doc)
-                self._doc = None
-        elif local == "Payload" and text.startswith("<"):
-            self.parts.extend(_Reader(text.encode("utf-8")).read())
-        self._path.pop()
+def _refuse_dtd(*_):
+    raise Refused(400, "message declares a DTD or entities, which are refused for safety")
 
-    def _finish(self, doc: dict) -> None:
-        kind, fields = doc["kind"], doc["fields"]
-        if kind == "Acknowledgement_MarketDocument":
-            reason = fields.get("reason_code") or "?"
-            raise Refused(400, f"ENTSO-E acknowledgement {reason}: {fields.get('reason_text', '')}")
-        end = self.data.index(b">", self._parser.CurrentByteIndex) + 1
-        data = self.data[doc["start"] : end]
-        if doc["namespace"] and b"xmlns" not in data[: data.index(b">")]:
-            # Its namespace was declared on the envelope: declare it on the document itself.
-            data = data.replace(kind.encode(), f'{kind} xmlns="{doc["namespace"]}"'.encode(), 1)
-        for required in ("mRID", "type"):
-            if not fields.get(required):
-                raise Refused(400, f"<{kind}> has no {required}")
-        revision = fields.get("revisionNumber") or "1"
-        if not revision.isdigit():
-            raise Refused(400, f"revisionNumber must be a whole number, got {revision!r}")
-        if not fields.get("area"):
-            raise Refused(400, f"<{kind}> {fields['mRID']} names no area in its TimeSeries")
-        self.parts.append(Part(fields["type"], fields["mRID"], int(revision), fields["area"], data))
+
+def _field(block: bytes, name: str) -> str:
+    match = re.search(rb"<(?:[\w.-]+:)?" + re.escape(name.encode()) + rb"(?:\s[^>]*)?>([^<]*)<", block)
+    return match.group(1).decode().strip() if match else ""
+
+
+def _part(kind: str, data: bytes, before: bytes) -> Part:
+    header, _, series = data.partition(b"TimeSeries>")
+    if kind == "Acknowledgement_MarketDocument":
+        raise Refused(400, f"ENTSO-E acknowledgement {_field(data, 'code') or '?'}: {_field(data, 'text')}")
+    head = data[: data.index(b">")]
+    if b"xmlns=" not in head:
+        declared = _DEFAULT_NAMESPACE.findall(before)
+        if declared:  # its namespace was declared on the envelope: declare it on the document itself
+            data = data.replace(kind.encode(), kind.encode() + b' xmlns="' + declared[-1] + b'"', 1)
+    mrid, document_type = _field(header, "mRID"), _field(header, "type")
+    for required, value in (("mRID", mrid), ("type", document_type)):
+        if not value:
+            raise Refused(400, f"<{kind}> has no {required}")
+    revision = _field(header, "revisionNumber") or "1"
+    if not revision.isdigit():
+        raise Refused(400, f"revisionNumber must be a whole number, got {revision!r}")
+    area = next((a for a in (_field(series[:4096], n) for n in _AREA_ELEMENTS) if a), "")
+    if not area:
+        raise Refused(400, f"<{kind}> {mrid} names no area in its TimeSeries")
+    return Part(document_type, mrid, int(revision), area, data)
 
 
 # ---------------------------------------------------------------- AWS Lambda host
