@@ -21,7 +21,12 @@ import components
 import policies
 
 # Which document type each feed takes (the package's feeds.py; a test keeps them equal).
-DOCUMENT_TYPES = {"actual_generation": "A75", "wind_solar_forecast": "A69", "total_load": "A65", "day_ahead_prices": "A44"}
+DOCUMENT_TYPES = {
+    "actual_generation": "A75",
+    "wind_solar_forecast": "A69",
+    "total_load": "A65",
+    "day_ahead_prices": "A44",
+}
 PLACEHOLDER = "unset: deploy/prefect_cloud.py setup writes the value"
 RUNTIME = "python3.13"
 MEMORY_MB = 512  # a 6 MB message, base64-decoded, parsed once: far below; more memory = more CPU
@@ -48,12 +53,20 @@ def front_door(project: str, package: str, feed: str, bucket: aws.s3.Bucket) -> 
     )
     unread = pulumi.ResourceOptions(ignore_changes=["value"])
     token = aws.ssm.Parameter(
-        f"{name}-token", name=f"/{project}/front-door/token", type="SecureString", value=PLACEHOLDER, tags=tags,
+        f"{name}-token",
+        name=f"/{project}/front-door/token",
+        type="SecureString",
+        value=PLACEHOLDER,
+        tags=tags,
         opts=unread,
     )
     webhook = aws.ssm.Parameter(
-        f"{name}-webhook-url", name=f"/{project}/front-door/webhook-url", type="SecureString", value=PLACEHOLDER,
-        tags=tags, opts=unread,
+        f"{name}-webhook-url",
+        name=f"/{project}/front-door/webhook-url",
+        type="SecureString",
+        value=PLACEHOLDER,
+        tags=tags,
+        opts=unread,
     )
     policy = pulumi.Output.all(bucket.arn, token.arn, webhook.arn, logs.arn).apply(
         lambda a: json.dumps(policies.front_door_policy(a[0], [a[1], a[2]], a[3]))
