@@ -28,7 +28,7 @@ from .intake import accept
 from .lake import Lake, document_name, open_lake, parquet_bytes, partition, safe_name
 from .newsletter import Newsletter, compose
 from .settings import Settings
-from .transforms import chart_bars, series_table, trim, with_reference
+from .transforms import chart_bars, select_sequence, series_table, trim, with_reference
 
 
 def _is_transient(task, task_run, state) -> bool:
@@ -161,15 +161,23 @@ def _process(feed: Feed, area, document: Document, raw: bytes, lake: Lake, setti
         reference_frame = trim(reference.document.frame, start, end)
         keys += land(lake, feed, reference.document, reference.raw, reference_frame, prefix="enrichment/")
 
-    newsletter = newsletter_for(feed, area, document, reference_frame)
+    newsletter = newsletter_for(feed, area, document, reference_frame, settings.price_sequence)
     recipients = send_newsletter(newsletter, settings)
     return _summary(feed, document, newsletter, recipients, [lake.describe(k) for k in keys], reference is not None)
 
 
-def newsletter_for(feed: Feed, area, document: Document, reference: pd.DataFrame | None) -> Newsletter:
-    """The newsletter for a document and its (trimmed) enrichment: statistics, chart, layout."""
-    table = with_reference(series_table(document.frame, feed), reference, feed)
-    return compose(feed, area, document, table, chart_bars(document.frame, feed), defaults.PROJECT_NAME)
+def newsletter_for(
+    feed: Feed, area, document: Document, reference: pd.DataFrame | None, sequence: str = "1"
+) -> Newsletter:
+    """The newsletter for a document and its (trimmed) enrichment: statistics, chart, layout.
+
+    Of a document with several sequences (DE-LU/AT prices) it shows one, SDAC unless set.
+    """
+    frame = select_sequence(document.frame, sequence)
+    if reference is not None:
+        reference = select_sequence(reference, sequence)
+    table = with_reference(series_table(frame, feed), reference, feed)
+    return compose(feed, area, document, table, chart_bars(frame, feed), defaults.PROJECT_NAME)
 
 
 def _summary(
