@@ -37,6 +37,7 @@ from xml.sax.saxutils import escape, unescape
 
 SOAP = "application/soap+xml; charset=utf-8"
 INBOX = "inbox"
+PLACEHOLDER_PREFIX = "unset"  # what Pulumi writes into the parameters (infrastructure/front_door.py)
 DEFAULT_MAX_BYTES = 6 * 1024 * 1024  # a Lambda function URL takes at most 6 MB per request
 # Which element of a TimeSeries names its area (documents.py reads the same ones).
 _AREA_ELEMENTS = ("inBiddingZone_Domain.mRID", "in_Domain.mRID", "outBiddingZone_Domain.mRID", "out_Domain.mRID")
@@ -259,6 +260,8 @@ def lambda_handler(event: dict, context: object) -> dict:
     method = event.get("requestContext", {}).get("http", {}).get("method", "POST")
     started = time.perf_counter()
     reply = _door.handle(method, event.get("rawPath", "/"), body)
+    if reply.status >= 500 or not _door.token:
+        _door = None  # read the parameters again next time: the webhook URL may have been rotated
     # One log line per request: status, size and time. Never the path (it holds the token).
     print(json.dumps({"status": reply.status, "bytes": len(body), "ms": round(1000 * (time.perf_counter() - started))}))
     return {"statusCode": reply.status, "headers": reply.headers, "body": reply.body}
@@ -280,8 +283,9 @@ def lambda_front_door() -> FrontDoor:
     def land(key: str, data: bytes) -> None:
         s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/xml")
 
+    token = parameter("TOKEN_PARAMETER")
     return FrontDoor(
-        token=parameter("TOKEN_PARAMETER"),
+        token="" if token.startswith(PLACEHOLDER_PREFIX) else token,  # not set up yet: refuse all
         document_types=frozenset(os.environ["DOCUMENT_TYPES"].split(",")),
         land=land,
         notify=lambda event: post_json(webhook_url, event),
