@@ -104,7 +104,7 @@ class FrontDoor:
             return _failed(405, "post ENTSO-E push messages here")
         if not body.strip():
             # ENTSO-E checks a new endpoint with an empty POST and wants anything but 400.
-            return Reply(200, soap_reply("OK", "endpoint ready"))
+            return Reply(200, soap_reply("OK"))
         try:
             if len(body) > self.max_bytes:
                 raise Refused(413, f"message is {len(body):,} bytes, over the limit of {self.max_bytes:,}")
@@ -121,8 +121,7 @@ class FrontDoor:
                 self.notify(part.event())
             except Exception as exc:
                 return _failed(503, f"Prefect did not take the event ({exc}); send again later")
-        landed = ", ".join(f"{p.document_type} {p.mrid} revision {p.revision}" for p in parts)
-        return Reply(200, soap_reply("OK", f"received {landed}"))
+        return Reply(200, soap_reply("OK"))
 
     def _handled(self, part: Part) -> bool:
         if part.document_type not in self.document_types:
@@ -135,8 +134,8 @@ class FrontDoor:
 
 
 def soap_reply(result: str, detail: str = "") -> str:
-    """A SOAP 1.2 ResponseMessage (IEC 62325-504): Result OK or FAILED, the detail as text."""
-    error = f"<msg:Error><msg:details>{escape(detail)}</msg:details></msg:Error>" if detail else ""
+    """A SOAP 1.2 ResponseMessage (IEC 62325-504): Result OK, or FAILED with the reason as its Error."""
+    error = f"<msg:Error><msg:details>{escape(detail)}</msg:details></msg:Error>" if detail and result != "OK" else ""
     return (
         '<?xml version="1.0" encoding="UTF-8"?>'
         '<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"><env:Body>'
