@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         from .flows import process_message
 
         summary = process_message(args.key, replay=True)
-        print(summary["skipped"] or f"sent {summary['subject']!r} to {', '.join(summary['recipients'])}")
+        print(summary.skipped or f"sent {summary.subject!r} to {', '.join(summary.recipients)}")
         return 0
     if args.command == "backfill":
         from .flows import backfill as backfill_flow

@@ -8,6 +8,7 @@ poll_latest: the scheduled fallback: landed messages whose event was lost, then 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 import pandas as pd
@@ -29,6 +30,19 @@ from .lake import Lake, document_name, open_lake, parquet_bytes, partition, safe
 from .newsletter import Newsletter, compose
 from .settings import Settings
 from .transforms import chart_bars, select_sequence, series_table, trim, with_reference
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What one `process_message` run did: the newsletter it sent and the lake files it wrote,
+    or, when it did nothing, why (`skipped`)."""
+
+    subject: str | None = None
+    recipients: list[str] = field(default_factory=list)
+    lake_files: list[str] = field(default_factory=list)
+    markdown: str = ""
+    skipped: str | None = None
+    documents: list[RunSummary] = field(default_factory=list)  # one per document, when a message holds several
 
 
 def _is_transient(task, task_run, state) -> bool:
@@ -76,7 +90,7 @@ def _with_retries(settings: Settings):
 
 
 @flow(name="process-message", log_prints=True)
-def process_message(event_msg: str, replay: bool = False) -> dict:
+def process_message(event_msg: str, replay: bool = False) -> RunSummary:
     """Handle one ENTSO-E push message, exactly once per document revision.
 
     `event_msg` is what the trigger passes, the front door's small event (JSON with the lake
@@ -93,7 +107,7 @@ def process_message(event_msg: str, replay: bool = False) -> dict:
     if len(parts) > 1:
         logger.info("The message holds %d documents: processing each", len(parts))
         summaries = [process_message(part, replay=replay) for part in parts]
-        return {**summaries[0], "documents": summaries}
+        return replace(summaries[0], documents=summaries)
     document = read_message(raw, feed, settings)
     area = area_for_code(document.area)
     logger.info(
@@ -108,7 +122,7 @@ def process_message(event_msg: str, replay: bool = False) -> dict:
     decision = ledger.claim(lake, feed.name, document, run_id, force=replay)
     if not decision.proceed:
         logger.info("Nothing to do: %s", decision.reason)
-        return {"skipped": decision.reason, "subject": None, "recipients": [], "lake_files": []}
+        return RunSummary(skipped=decision.reason)
     try:
         summary = _process(feed, area, document, raw, lake, settings)
         ledger.mark_sent(lake, feed.name, document, run_id)
@@ -116,7 +130,7 @@ def process_message(event_msg: str, replay: bool = False) -> dict:
         ledger.release(lake, feed.name, document)
         raise
     create_markdown_artifact(
-        key=f"{feed.name.replace('_', '-')}-newsletter", markdown=summary["markdown"], description=summary["subject"]
+        key=f"{feed.name.replace('_', '-')}-newsletter", markdown=summary.markdown, description=summary.subject
     )
     return summary
 
@@ -146,7 +160,7 @@ def _documents_in(raw: bytes) -> list[str]:
     return [p.data.decode("utf-8") for p in parts] if len(parts) > 1 else []
 
 
-def _process(feed: Feed, area, document: Document, raw: bytes, lake: Lake, settings: Settings) -> dict:
+def _process(feed: Feed, area, document: Document, raw: bytes, lake: Lake, settings: Settings) -> RunSummary:
     """Raw and tidy data first (a later failure loses nothing), then enrichment, then the email."""
     keys = land(lake, feed, document, raw, document.frame)
 
@@ -180,7 +194,7 @@ def newsletter_for(
 
 def _summary(
     feed: Feed, document: Document, newsletter: Newsletter, recipients: list[str], lake_files: list[str], enriched: bool
-) -> dict:
+) -> RunSummary:
     markdown = "\n".join(
         [
             f"# {newsletter.subject}",
@@ -194,13 +208,7 @@ def _summary(
             *[f"  - `{f}`" for f in lake_files],
         ]
     )
-    return {
-        "skipped": None,
-        "subject": newsletter.subject,
-        "recipients": recipients,
-        "lake_files": lake_files,
-        "markdown": markdown,
-    }
+    return RunSummary(subject=newsletter.subject, recipients=recipients, lake_files=lake_files, markdown=markdown)
 
 
 @flow(name="backfill", log_prints=True)
@@ -240,7 +248,7 @@ def backfill(start: date, end: date, chunk_days: int = 7, max_concurrency: int =
 
 
 @flow(name="poll-latest", log_prints=True)
-def poll_latest(hours: int = 24) -> dict | None:
+def poll_latest(hours: int = 24) -> RunSummary | None:
     """Scheduled fallback: first the landed messages whose event never arrived, then the API.
 
     The sweep processes every inbox message the ledger has not seen sent; the API poll
