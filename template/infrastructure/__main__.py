@@ -11,6 +11,7 @@ import pulumi
 
 import answers
 import components
+import front_door
 import policies
 
 project = answers.PROJECT
@@ -50,6 +51,7 @@ else:
         execution,
         task,
     )
+    door = front_door.front_door(project, answers.AWS_ACCOUNT_ID, answers.PACKAGE, answers.FEED, lake_bucket)
 
     # Named exactly as prefect.yaml and the workflows read them (`pulumi stack output --json`).
     pulumi.export("aws_region", answers.AWS_REGION)
@@ -67,3 +69,7 @@ else:
     pulumi.export("lake_bucket_name", lake_bucket)
     pulumi.export("ecs_cpu", answers.ECS_CPU)
     pulumi.export("ecs_memory", answers.ECS_MEMORY)
+    # The push front door: deploy/prefect_cloud.py writes the parameters and prints the URL to paste.
+    pulumi.export("front_door_function_url", door.url.function_url)
+    pulumi.export("front_door_token_parameter", door.token_parameter.name)
+    pulumi.export("front_door_webhook_parameter", door.webhook_parameter.name)

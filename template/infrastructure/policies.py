@@ -14,7 +14,7 @@ GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 # The GitHub environment the deploy and destroy jobs run in (`environment: production`).
 DEPLOY_ENVIRONMENT = "production"
 # The roles the pipeline stack creates, by name suffix: the deploy role may create exactly these.
-PIPELINE_ROLES = ("execution", "task", "submitter")
+PIPELINE_ROLES = ("execution", "task", "submitter", "front-door")
 # The one IAM user: its key lets Prefect Cloud's push pool assume the submitter role.
 SUBMITTER_USER = "prefect-submitter"
 
@@ -245,6 +245,11 @@ def boundary_policy(project: str, account_id: str, region: str, work_pool: str) 
             cluster_arn(project, account_id, region), roles, log_group_arn(project, account_id, region), work_pool
         ),
         "User": submitter_user_policy(role_arn(project, account_id, "submitter")),
+        "FrontDoor": front_door_policy(
+            f"arn:aws:s3:::{lake_bucket_name(project, account_id)}",
+            [f"arn:aws:ssm:{region}:{account_id}:parameter/{project}/front-door/*"],
+            f"arn:aws:logs:{region}:{account_id}:log-group:/aws/lambda/{project}-front-door",
+        ),
     }
     return _document(
         *({**s, "Sid": f"{part}{s['Sid']}"} for part, document in parts.items() for s in document["Statement"])
@@ -495,6 +500,7 @@ def deploy_policy(project: str, account_id: str, region: str) -> dict:
             "Resource": [*roles, user],
         },
         {"Sid": "WhoAmI", "Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"},
+        *front_door_deploy_statements(project, account_id, region),
     )
 
 
@@ -502,3 +508,91 @@ def _ecs_parts(arn: str) -> tuple[str, str, str]:
     """(region, account, name) of arn:aws:ecs:REGION:ACCOUNT:cluster/NAME."""
     _, _, _, region, account_id, resource = arn.split(":", 5)
     return region, account_id, resource.split("/", 1)[1]
+def front_door_policy(bucket_arn: str, parameter_arns: list[str], log_group_arn: str, prefix: str = "inbox/") -> dict:
+    """The push front door (Lambda) may put objects under the inbox, read its two parameters, log.
+
+    No kms:Decrypt: its SecureStrings use the AWS managed key aws/ssm, whose key policy lets
+    any principal of the account use it through SSM (AWS Systems Manager User Guide, "How
+    AWS Systems Manager Parameter Store uses AWS KMS").
+    """
+    return _document(
+        {"Sid": "Inbox", "Effect": "Allow", "Action": "s3:PutObject", "Resource": f"{bucket_arn}/{prefix}*"},
+        {"Sid": "Parameters", "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": parameter_arns},
+        {
+            "Sid": "Logs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"{log_group_arn}:*",
+        },
+    )
+
+
+def front_door_deploy_statements(project: str, account_id: str, region: str) -> list[dict]:
+    """What the deploy role adds for the front door: its Lambda, URL, parameters, log group, role.
+
+    The deploy script (deploy/prefect_cloud.py) writes the parameters' values; Pulumi only
+    creates them with a placeholder, so neither the token nor the webhook URL is in its state.
+    """
+    return [
+        {
+            "Sid": "FrontDoorFunction",
+            "Effect": "Allow",
+            "Action": [
+                "lambda:CreateFunction",
+                "lambda:DeleteFunction",
+                "lambda:GetFunction",
+                "lambda:GetFunctionConfiguration",
+                "lambda:GetFunctionCodeSigningConfig",
+                "lambda:UpdateFunctionCode",
+                "lambda:UpdateFunctionConfiguration",
+                "lambda:ListVersionsByFunction",
+                "lambda:CreateFunctionUrlConfig",
+                "lambda:GetFunctionUrlConfig",
+                "lambda:UpdateFunctionUrlConfig",
+                "lambda:DeleteFunctionUrlConfig",
+                "lambda:AddPermission",
+                "lambda:RemovePermission",
+                "lambda:GetPolicy",
+                "lambda:TagResource",
+                "lambda:UntagResource",
+                "lambda:ListTags",
+            ],
+            "Resource": f"arn:aws:lambda:{region}:{account_id}:function:{project}-*",
+        },
+        {
+            "Sid": "FrontDoorParameters",
+            "Effect": "Allow",
+            "Action": [
+                "ssm:PutParameter",
+                "ssm:GetParameter",
+                "ssm:GetParameters",
+                "ssm:DeleteParameter",
+                "ssm:AddTagsToResource",
+                "ssm:RemoveTagsFromResource",
+                "ssm:ListTagsForResource",
+            ],
+            "Resource": f"arn:aws:ssm:{region}:{account_id}:parameter/{project}/*",
+        },
+        {"Sid": "FrontDoorParametersDescribe", "Effect": "Allow", "Action": "ssm:DescribeParameters", "Resource": "*"},
+        {
+            "Sid": "FrontDoorLogs",
+            "Effect": "Allow",
+            "Action": [
+                "logs:CreateLogGroup",
+                "logs:DeleteLogGroup",
+                "logs:PutRetentionPolicy",
+                "logs:DeleteRetentionPolicy",
+                "logs:TagResource",
+                "logs:UntagResource",
+                "logs:ListTagsForResource",
+            ],
+            "Resource": f"arn:aws:logs:{region}:{account_id}:log-group:/aws/lambda/{project}-*",
+        },
+        {
+            "Sid": "FrontDoorPassRole",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": f"arn:aws:iam::{account_id}:role/{project}-front-door",
+            "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
+        },
+    ]

@@ -28,6 +28,7 @@ import policies  # noqa: E402
 __all__ = ["answers", "policies"]  # the tests import both from here, after the path is set
 
 ZONES = ["zone-a", "zone-b", "zone-c"]
+FUNCTION_URL = "https://abc123.lambda-url.region.on.aws/"
 REGION, ACCOUNT = answers.AWS_REGION, answers.AWS_ACCOUNT_ID
 
 
@@ -61,6 +62,8 @@ def realistic_arn(typ: str, name: str, inputs: dict) -> str:
         "aws:ecs/cluster:Cluster": f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{named}",
         "aws:ecr/repository:Repository": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{named}",
         "aws:cloudwatch/logGroup:LogGroup": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{named}",
+        "aws:ssm/parameter:Parameter": f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{named.lstrip('/')}",
+        "aws:lambda/function:Function": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{named}",
     }.get(typ, f"arn:aws:{typ.split(':')[1].split('/')[0]}:{REGION}:{ACCOUNT}:{name}")
 
 
@@ -78,6 +81,8 @@ class Mocks(pulumi.runtime.Mocks):
             outputs["repositoryUrl"] = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{args.inputs['name']}"
         if args.typ == "aws:s3/bucket:Bucket":
             outputs["bucket"] = args.inputs["bucket"]
+        if args.typ == "aws:lambda/functionUrl:FunctionUrl":
+            outputs["functionUrl"] = FUNCTION_URL
         # Pulumi's id of a role or user is its name (what RolePolicy.role and UserPolicy.user hold).
         named = args.typ in ("aws:iam/role:Role", "aws:iam/user:User")
         return (args.inputs["name"] if named else f"{args.name}-id"), outputs

@@ -8,12 +8,15 @@ Every IAM document the program creates, in every stack, is collected from the mo
 from __future__ import annotations
 
 import fnmatch
+import importlib
 import json
 import warnings
+from pathlib import Path
 
 import pytest
 
 from mocked_stacks import (
+    FUNCTION_URL,
     INFRASTRUCTURE,
     ZONES,
     IamDocument,
@@ -44,7 +47,10 @@ PREFECT_YAML_OUTPUTS = {
     "ecs_cpu",
     "ecs_memory",
 }
+FRONT_DOOR_OUTPUTS = {"front_door_function_url", "front_door_token_parameter", "front_door_webhook_parameter"}
 UNTAGGABLE = {
+    "aws:lambda/functionUrl:FunctionUrl",
+    "aws:lambda/permission:Permission",
     "aws:ec2/routeTableAssociation:RouteTableAssociation",
     "aws:ecr/lifecyclePolicy:LifecyclePolicy",
     "aws:iam/rolePolicy:RolePolicy",
@@ -425,3 +431,65 @@ def test_a_role_the_deploy_role_may_not_create_is_refused_with_its_name():
 
     with pytest.raises(ValueError, match="'front-door'.*PIPELINE_ROLES"):
         components.role(answers.PROJECT, answers.AWS_ACCOUNT_ID, "front-door", "{}", "{}", "compute")
+
+
+def test_front_door_is_the_one_handler_file_behind_a_public_function_url(pipeline_stack):
+    import front_door
+
+    mocks, exports = pipeline_stack
+    (function,) = of_type(mocks, "aws:lambda/function:Function")
+    assert function.inputs["handler"] == "front_door.lambda_handler"
+    assert function.inputs["runtime"].startswith("python3.")
+    assert set(function.inputs["code"].assets) == {"front_door.py"}
+    handler = Path(function.inputs["code"].assets["front_door.py"].path)
+    assert handler == front_door.handler_file(answers.PACKAGE) and handler.is_file()
+    variables = function.inputs["environment"]["variables"]
+    assert variables["LAKE_BUCKET"] == f"{answers.PROJECT}-lake-{answers.AWS_ACCOUNT_ID}"
+    assert variables["DOCUMENT_TYPES"] == front_door.DOCUMENT_TYPES[answers.FEED]
+    (url,) = of_type(mocks, "aws:lambda/functionUrl:FunctionUrl")
+    assert url.inputs["authorizationType"] == "NONE"  # the secret path token is the lock
+    assert exports["front_door_function_url"] == FUNCTION_URL
+    grants = {(p.inputs["action"], p.inputs["principal"]) for p in of_type(mocks, "aws:lambda/permission:Permission")}
+    assert grants == {("lambda:InvokeFunctionUrl", "*"), ("lambda:InvokeFunction", "*")}
+    (logs,) = [g for g in of_type(mocks, "aws:cloudwatch/logGroup:LogGroup") if "lambda" in g.inputs["name"]]
+    assert logs.inputs["name"] == f"/aws/lambda/{function.inputs['name']}" and logs.inputs["retentionInDays"] == 30
+
+
+def test_front_door_secrets_are_secure_strings_pulumi_only_holds_a_placeholder_for(pipeline_stack):
+    import front_door
+
+    mocks, _ = pipeline_stack
+    parameters = {p.inputs["name"]: p.inputs for p in of_type(mocks, "aws:ssm/parameter:Parameter")}
+    assert set(parameters) == {f"/{answers.PROJECT}/front-door/token", f"/{answers.PROJECT}/front-door/webhook-url"}
+    for inputs in parameters.values():
+        assert inputs["type"] == "SecureString"
+        # Pulumi wraps the value as a secret: even the placeholder is encrypted in the state.
+        assert isinstance(inputs["value"], dict) and inputs["value"]["value"] == front_door.PLACEHOLDER
+
+
+def test_front_door_role_may_only_put_inbox_objects_read_its_two_parameters_and_log(pipeline_stack):
+    mocks, _ = pipeline_stack
+    policy = next(p for p in of_type(mocks, "aws:iam/rolePolicy:RolePolicy") if p.name.endswith("-front-door"))
+    grants = {
+        action: as_list(s["Resource"])
+        for s in statements(json.loads(policy.inputs["policy"]))
+        for action in as_list(s["Action"])
+    }
+    region, account, project = answers.AWS_REGION, answers.AWS_ACCOUNT_ID, answers.PROJECT
+    log_streams = [f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{project}-front-door:*"]
+    assert grants == {
+        "s3:PutObject": [f"arn:aws:s3:::{project}-lake-{account}/inbox/*"],
+        "ssm:GetParameter": [
+            f"arn:aws:ssm:{region}:{account}:parameter/{project}/front-door/token",
+            f"arn:aws:ssm:{region}:{account}:parameter/{project}/front-door/webhook-url",
+        ],
+        "logs:CreateLogStream": log_streams,
+        "logs:PutLogEvents": log_streams,
+    }
+
+
+def test_front_door_takes_the_document_type_of_each_feed():
+    import front_door
+
+    feeds = importlib.import_module(f"{answers.PACKAGE}.feeds").FEEDS
+    assert front_door.DOCUMENT_TYPES == {name: feed.document_type for name, feed in feeds.items()}

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     smtp_retries: int = 3
     smtp_retry_delay_s: float = 5.0
 
+    # Day-ahead prices with two sequences (DE-LU/AT): the newsletter shows this one; "1" is
+    # the SDAC auction, "2" EXAA. The lake keeps both (the tidy `sequence` column).
+    price_sequence: str = "1"
+
     # Documents larger than this are refused before parsing.
     max_document_mb: float = 100.0
 
