@@ -115,7 +115,7 @@ def documents(stacks) -> list[IamDocument]:
 
 def test_outputs_are_named_as_prefect_yaml_reads_them(pipeline_stack, lake_stack):
     _, exports = pipeline_stack
-    assert set(exports) == PREFECT_YAML_OUTPUTS
+    assert set(exports) == PREFECT_YAML_OUTPUTS | FRONT_DOOR_OUTPUTS
     assert exports["aws_region"] == answers.AWS_REGION
     assert exports["lake_bucket_name"] == lake_stack[1]["lake_bucket_name"]
 
@@ -144,7 +144,7 @@ def test_network_has_public_subnets_in_two_zones_and_no_nat(pipeline_stack):
 
 def test_log_group_has_retention_and_cluster_exists(pipeline_stack):
     mocks, _ = pipeline_stack
-    (logs,) = of_type(mocks, "aws:cloudwatch/logGroup:LogGroup")
+    (logs,) = [g for g in of_type(mocks, "aws:cloudwatch/logGroup:LogGroup") if g.inputs["name"].startswith("/ecs/")]
     assert logs.inputs["retentionInDays"] == 30
     assert len(of_type(mocks, "aws:ecs/cluster:Cluster")) == 1
 
