@@ -508,6 +508,8 @@ def _ecs_parts(arn: str) -> tuple[str, str, str]:
     """(region, account, name) of arn:aws:ecs:REGION:ACCOUNT:cluster/NAME."""
     _, _, _, region, account_id, resource = arn.split(":", 5)
     return region, account_id, resource.split("/", 1)[1]
+
+
 def front_door_policy(bucket_arn: str, parameter_arns: list[str], log_group_arn: str, prefix: str = "inbox/") -> dict:
     """The push front door (Lambda) may put objects under the inbox, read its two parameters, log.
 
