@@ -23,9 +23,11 @@ from .emailing import send_newsletter
 from .entsoe_api import Fetched, TransientApiError, fetch, load_api_key, make_client
 from .feeds import FEEDS, Feed
 from .intake import accept
-from .lake import Lake, document_name, open_lake, parquet_bytes, partition, safe_name
+from .checks import check
+from .lake import Lake, document_name, open_lake, partition
 from .newsletter import Newsletter, compose
 from .settings import Settings
+from .tables import ensure_table, open_catalog, read_period, rows, table_names, write_document
 from .transforms import chart_bars, series_table, trim, with_reference
 
 
@@ -46,19 +48,37 @@ def read_message(message: bytes, feed: Feed, settings: Settings) -> Document:
 
 
 @task(name="land in the lake", cache_policy=NO_CACHE)
-def land(lake: Lake, feed: Feed, document: Document, raw: bytes, frame: pd.DataFrame, prefix: str = "") -> list[str]:
-    """Writes the raw bytes, then the tidy rows split by UTC date.
+def land(
+    lake: Lake,
+    feed: Feed,
+    document: Document,
+    raw: bytes,
+    frame: pd.DataFrame,
+    prefix: str = "",
+    settings: Settings | None = None,
+) -> list[str]:
+    """Writes the raw bytes, checks the values, then commits them to the feed's (or enrichment's) table.
 
-    Raw files keep every revision (`<mRID>_r<revision>.xml`); tidy files are named by mRID
-    alone, so a new revision replaces the rows of the old one.
+    Raw files keep every revision (`<mRID>_r<revision>.xml`) and are written first, so a
+    document that fails its data checks stays landed for `replay`. The table keeps the latest
+    revision of each value (tables.write_document).
     """
+    settings = settings or Settings()
     raw_dir = partition(f"{prefix}raw", feed.name, document.area, document.period_start)
-    keys = [lake.put(f"{raw_dir}/{document_name(document.mrid, document.revision)}.xml", raw)]
-    tidy = frame.assign(document_mrid=document.mrid, revision=document.revision)
-    for day, rows in tidy.groupby(tidy["start"].dt.floor("D"), sort=True):
-        tidy_dir = partition(f"{prefix}tidy", feed.name, document.area, day)
-        keys.append(lake.put(f"{tidy_dir}/{safe_name(document.mrid)}.parquet", parquet_bytes(rows)))
-    return keys
+    key = lake.put(f"{raw_dir}/{document_name(document.mrid, document.revision)}.xml", raw)
+    check(document, frame, feed)
+    table = feed_table(settings, feed, enrichment=bool(prefix))
+    written = write_document(table, document, rows(document, frame, feed))
+    get_run_logger().info(
+        "%s: %s", written.table, written.skipped or f"{written.rows} rows committed (attempt {written.attempts})"
+    )
+    return [key]
+
+
+def feed_table(settings: Settings, feed: Feed, enrichment: bool = False):
+    """The feed's Iceberg table, or its enrichment's (created on first use)."""
+    name = table_names(feed)[1 if enrichment else 0]
+    return ensure_table(open_catalog(settings), settings.catalog_database, name)
 
 
 @task(name="fetch from ENTSO-E", cache_policy=NO_CACHE, retry_condition_fn=_is_transient)
@@ -112,8 +132,11 @@ def process_message(event_msg: str, replay: bool = False) -> dict:
 
 
 def _process(feed: Feed, area, document: Document, raw: bytes, lake: Lake, settings: Settings) -> dict:
-    """Raw and tidy data first (a later failure loses nothing), then enrichment, then the email."""
-    keys = land(lake, feed, document, raw, document.frame)
+    """Raw data and the table first (a later failure loses nothing), then enrichment, then the email.
+
+    The newsletter is made from the tables, not the message: what readers get is what a query sees.
+    """
+    keys = land(lake, feed, document, raw, document.frame, settings=settings)
 
     client = make_client(settings, load_api_key(settings))
     start, end = feed.enrichment.period(document)
@@ -121,18 +144,23 @@ def _process(feed: Feed, area, document: Document, raw: bytes, lake: Lake, setti
     reference = _with_retries(settings)(lambda: feed.enrichment.query(client, area.code, document), settings, what)
     reference_frame = None
     if reference is not None:
-        reference_frame = trim(reference.document.frame, start, end)
-        keys += land(lake, feed, reference.document, reference.raw, reference_frame, prefix="enrichment/")
+        trimmed = trim(reference.document.frame, start, end)
+        keys += land(lake, feed, reference.document, reference.raw, trimmed, prefix="enrichment/", settings=settings)
+        reference_frame = read_period(feed_table(settings, feed, enrichment=True), document.area, start, end)
 
-    newsletter = newsletter_for(feed, area, document, reference_frame)
+    values = read_period(feed_table(settings, feed), document.area, document.period_start, document.period_end)
+    newsletter = newsletter_for(feed, area, document, reference_frame, values)
     recipients = send_newsletter(newsletter, settings)
     return _summary(feed, document, newsletter, recipients, [lake.describe(k) for k in keys], reference is not None)
 
 
-def newsletter_for(feed: Feed, area, document: Document, reference: pd.DataFrame | None) -> Newsletter:
-    """The newsletter for a document and its (trimmed) enrichment: statistics, chart, layout."""
-    table = with_reference(series_table(document.frame, feed), reference, feed)
-    return compose(feed, area, document, table, chart_bars(document.frame, feed), defaults.PROJECT_NAME)
+def newsletter_for(
+    feed: Feed, area, document: Document, reference: pd.DataFrame | None, values: pd.DataFrame | None = None
+) -> Newsletter:
+    """The newsletter for a document's values (by default its own frame) and its (trimmed) enrichment."""
+    values = document.frame if values is None else values
+    table = with_reference(series_table(values, feed), reference, feed)
+    return compose(feed, area, document, table, chart_bars(values, feed), defaults.PROJECT_NAME)
 
 
 def _summary(
