@@ -7,7 +7,7 @@ poll_latest: the scheduled fallback when no push message arrives.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 from prefect import flow, get_run_logger, task
@@ -18,16 +18,16 @@ from prefect.runtime import flow_run
 
 from . import defaults, ledger
 from .areas import area_for_code
+from .checks import check
 from .documents import Document
 from .emailing import send_newsletter
 from .entsoe_api import Fetched, TransientApiError, fetch, load_api_key, make_client
 from .feeds import FEEDS, Feed
 from .intake import accept
-from .checks import check
 from .lake import Lake, document_name, open_lake, partition
 from .newsletter import Newsletter, compose
 from .settings import Settings
-from .tables import ensure_table, open_catalog, read_period, rows, table_names, write_document
+from .tables import all_tables, ensure_table, maintain, open_catalog, read_period, rows, table_names, write_document
 from .transforms import chart_bars, series_table, trim, with_reference
 
 
@@ -222,6 +222,29 @@ def backfill(start: date, end: date, chunk_days: int = 7, max_concurrency: int =
             keys += land(lake, feed, fetched.document, fetched.raw, trim(fetched.document.frame, s, e))
     logger.info("Backfill wrote %d lake files for %d chunks", len(keys), len(chunks))
     return keys
+
+
+@flow(name="maintain-tables", log_prints=True)
+def maintain_tables(keep_days: float | None = None) -> list[str]:
+    """Scheduled upkeep: compact each table's small files, then forget snapshots older than `keep_days`."""
+    settings = Settings()
+    keep = timedelta(days=settings.snapshot_retention_days if keep_days is None else keep_days)
+    catalog = open_catalog(settings)
+    report = []
+    for table in all_tables(catalog, settings.catalog_database):
+        done = maintain(table, keep)
+        report.append(
+            f"{done.table}: files per partition {_spread(done.files_before)} -> {_spread(done.files_after)}, "
+            f"{done.snapshots_expired} snapshots expired"
+        )
+        get_run_logger().info(report[-1])
+    return report
+
+
+def _spread(counts: dict[str, int]) -> str:
+    if not counts:
+        return "none"
+    return f"max {max(counts.values())}, mean {sum(counts.values()) / len(counts):.1f} over {len(counts)} partitions"
 
 
 @flow(name="poll-latest", log_prints=True)

@@ -51,8 +51,10 @@ def connect(settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
         name = table.name()[-1]
         files = [_path(task.file.file_path) for task in table.scan().plan_files()]
         schema = table.schema().as_arrow()
-        source = ds.dataset(files, schema=schema, format="parquet", filesystem=filesystem) if files else pa.table(
-            {f.name: pa.array([], type=f.type) for f in schema}
+        source = (
+            ds.dataset(files, schema=schema, format="parquet", filesystem=filesystem)
+            if files
+            else pa.table({f.name: pa.array([], type=f.type) for f in schema})
         )
         connection.register(f"__{name}", source)
         connection.execute(f'CREATE VIEW "{database}"."{name}" AS SELECT * FROM "__{name}"')
@@ -60,7 +62,9 @@ def connect(settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
 
 
 def run(sql: str, settings: Settings | None = None) -> pa.Table:
-    return connect(settings).execute(sql).fetch_arrow_table()
+    relation = connect(settings).sql(sql)
+    # DuckDB 2 renamed arrow() to to_arrow_table().
+    return relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.arrow()
 
 
 def write(result: pa.Table, fmt: str, output: Path | None) -> str | None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import random
 import sqlite3
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -65,7 +66,14 @@ PARTITION_SPEC = PartitionSpec(
     PartitionField(source_id=1, field_id=1000, transform=IdentityTransform(), name="area"),
     PartitionField(source_id=3, field_id=1001, transform=MonthTransform(), name="interval_start_month"),
 )
-TABLE_PROPERTIES = {"format-version": "2", "write.parquet.compression-codec": "zstd"}
+TABLE_PROPERTIES = {
+    "format-version": "2",
+    "write.parquet.compression-codec": "zstd",
+    # write_document retries a lost race itself, re-reading the table: the revision check and
+    # the rows to replace may have changed. pyiceberg's own retry would only rebase the commit
+    # (pyiceberg/table/__init__.py Transaction.commit_transaction).
+    "commit.retry.num-retries": "0",
+}
 
 
 class TableWriteError(RuntimeError):
@@ -222,7 +230,9 @@ def write_document(table: Table, document: Document, table_rows: pa.Table) -> Wr
             newest = newest_revision(table, document.mrid)
             if newest is not None and newest > document.revision:
                 return Written(name, 0, attempt, f"revision {newest} of {document.mrid} is already in {name}")
-            table.overwrite(table_rows, overwrite_filter=_covered(document, table_rows))
+            with warnings.catch_warnings():  # a first delivery deletes nothing; pyiceberg warns about that
+                warnings.filterwarnings("ignore", "Delete operation did not match any records")
+                table.overwrite(table_rows, overwrite_filter=_covered(document, table_rows))
             return Written(name, table_rows.num_rows, attempt)
         except (CommitFailedException, OperationalError, sqlite3.OperationalError):
             # Another writer committed first (or held SQLite's lock): back off, re-read, redo.
