@@ -188,8 +188,13 @@ def rows(document: Document, frame: pd.DataFrame, feed: Feed) -> pa.Table:
 
 
 def _covered(document: Document, table_rows: pa.Table) -> BooleanExpression:
-    """What the document replaces: its series over its span, and everything its mRID wrote before."""
-    same_document: BooleanExpression = EqualTo("document_mrid", document.mrid)
+    """What the document replaces: its series over its span, and every row of its older revisions.
+
+    Rows of the same revision outside the span stay: a backfill lands one document in chunks.
+    """
+    same_document: BooleanExpression = And(
+        EqualTo("document_mrid", document.mrid), LessThan("revision", document.revision)
+    )
     if table_rows.num_rows == 0:
         return same_document
     starts = table_rows.column("interval_start").to_pandas()
