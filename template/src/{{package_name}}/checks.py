@@ -70,7 +70,7 @@ def schema(feed: Feed, document: Document) -> pa.DataFrameSchema:
     tz = MARKET_TZ if price else area_for_code(document.area).tz
     value_checks = [pa.Check(lambda v: np.isfinite(v), element_wise=False, name="finite value")]
     if not price:
-        value_checks.append(pa.Check.ge(0, name="non-negative (generation, load and capacity cannot be negative)"))
+        value_checks.append(pa.Check(lambda v: v >= 0, name="non-negative (generation, load, capacity)"))
     frame_checks = [
         pa.Check(
             lambda d: ~d.duplicated(["series", "resolution", "start"], keep=False),

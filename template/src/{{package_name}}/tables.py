@@ -41,6 +41,9 @@ from .feeds import Feed
 from .settings import Settings
 from .transforms import labelled
 
+# A first delivery replaces nothing, which pyiceberg reports as a warning on every new document.
+warnings.filterwarnings("ignore", "Delete operation did not match any records", UserWarning)
+
 SCHEMA_VERSION = 1  # bump with a migration in docs/reference/tables.md when a column changes
 COMMIT_ATTEMPTS = 30
 
@@ -235,9 +238,7 @@ def write_document(table: Table, document: Document, table_rows: pa.Table) -> Wr
             newest = newest_revision(table, document.mrid)
             if newest is not None and newest > document.revision:
                 return Written(name, 0, attempt, f"revision {newest} of {document.mrid} is already in {name}")
-            with warnings.catch_warnings():  # a first delivery deletes nothing; pyiceberg warns about that
-                warnings.filterwarnings("ignore", "Delete operation did not match any records")
-                table.overwrite(table_rows, overwrite_filter=_covered(document, table_rows))
+            table.overwrite(table_rows, overwrite_filter=_covered(document, table_rows))
             return Written(name, table_rows.num_rows, attempt)
         except (CommitFailedException, OperationalError, sqlite3.OperationalError):
             # Another writer committed first (or held SQLite's lock): back off, re-read, redo.
