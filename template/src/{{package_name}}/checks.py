@@ -94,11 +94,14 @@ def schema(feed: Feed, document: Document) -> pa.DataFrameSchema:
             "start": pa.Column(pd.DatetimeTZDtype("ns", "UTC")),
             "resolution": pa.Column(
                 "timedelta64[ns]",
-                pa.Check.isin(INTRADAY_RESOLUTIONS + LONG_RESOLUTIONS, name="resolution PT15M, PT30M, PT60M or longer"),
+                pa.Check(
+                    lambda r: r.isin(INTRADAY_RESOLUTIONS + LONG_RESOLUTIONS),
+                    name="resolution PT15M, PT30M, PT60M or a day and longer",
+                ),
             ),
             "series": pa.Column(str),
             "value": pa.Column(float, value_checks),
-            "unit": pa.Column(str, pa.Check.isin(PRICE_UNITS if price else POWER_UNITS, name="unit")),
+            "unit": pa.Column(str, pa.Check(lambda u: u.isin(PRICE_UNITS if price else POWER_UNITS), name="unit")),
         },
         checks=frame_checks,
     )
@@ -121,6 +124,8 @@ def _describe(document: Document, data: pd.DataFrame, failures: pd.DataFrame) ->
     for rule, cases in failures.groupby("check", sort=False):
         rows = [i for i in cases["index"].dropna().tolist() if i in data.index]
         series = sorted(set(data.loc[rows, "series"])) if rows else ["(all)"]
+        if len(series) > 4:
+            series = [*series[:4], f"and {len(series) - 4} more"]
         first = data.loc[rows[0], "start"] if rows else None
         where = f", first at {first:%Y-%m-%d %H:%M} UTC" if first is not None else ""
         lines.append(f"rule '{rule}' broken by series {', '.join(series)} ({len(cases)} values{where})")
