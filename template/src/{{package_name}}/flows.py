@@ -76,9 +76,10 @@ def land(
 
 
 def feed_table(settings: Settings, feed: Feed, enrichment: bool = False):
-    """The feed's Iceberg table, or its enrichment's (created on first use)."""
-    name = table_names(feed)[1 if enrichment else 0]
-    return ensure_table(open_catalog(settings), settings.catalog_database, name)
+    """The feed's Iceberg table, or its enrichment's (both created on first use, so both can be queried)."""
+    catalog = open_catalog(settings)
+    tables = [ensure_table(catalog, settings.catalog_database, name) for name in table_names(feed)]
+    return tables[1 if enrichment else 0]
 
 
 @task(name="fetch from ENTSO-E", cache_policy=NO_CACHE, retry_condition_fn=_is_transient)
