@@ -7,6 +7,7 @@ pulumi stack init prod && pulumi up          # everything else (the deploy workf
 import pulumi
 
 import answers
+import catalog
 import components
 
 project = answers.PROJECT
@@ -31,6 +32,7 @@ else:
     submitter = components.submitter_role(
         project, answers.AWS_ACCOUNT_ID, answers.AWS_REGION, ecs_cluster, execution, task
     )
+    tables = catalog.query_catalog(project, answers.AWS_ACCOUNT_ID, answers.AWS_REGION, bucket, task)
 
     # Named exactly as prefect.yaml and the workflows read them (`pulumi stack output --json`).
     pulumi.export("aws_region", answers.AWS_REGION)
@@ -46,3 +48,5 @@ else:
     pulumi.export("lake_bucket_name", bucket.bucket)
     pulumi.export("ecs_cpu", answers.ECS_CPU)
     pulumi.export("ecs_memory", answers.ECS_MEMORY)
+    pulumi.export("glue_database_name", tables.database.name)
+    pulumi.export("athena_workgroup_name", tables.workgroup.name)

@@ -249,3 +249,28 @@ def deploy_policy(project: str, account_id: str, region: str) -> dict:
         },
         {"Sid": "WhoAmI", "Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"},
     )
+
+
+def catalog_policy(bucket_arn: str, database: str, account_id: str, region: str, prefix: str = "") -> dict:
+    """The Glue and S3 actions pyiceberg's GlueCatalog uses on the tables of one database.
+
+    pyiceberg/catalog/glue.py: load_table/table_exists -> GetTable, list_tables -> GetTables,
+    namespace_exists -> GetDatabase, create_table -> CreateTable, commit_table -> UpdateTable
+    (with the table's VersionId: the optimistic lock). The data and metadata files live under
+    `tables/` in the lake; a failed commit deletes its own uncommitted manifests.
+    """
+    glue = f"arn:aws:glue:{region}:{account_id}"
+    return _document(
+        {
+            "Sid": "GlueTables",
+            "Effect": "Allow",
+            "Action": ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable"],
+            "Resource": [f"{glue}:catalog", f"{glue}:database/{database}", f"{glue}:table/{database}/*"],
+        },
+        {
+            "Sid": "TableFiles",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "Resource": f"{bucket_arn}/{prefix}tables/*",
+        },
+    )

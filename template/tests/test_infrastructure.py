@@ -31,6 +31,9 @@ PREFECT_YAML_OUTPUTS = {
     "lake_bucket_name",
     "ecs_cpu",
     "ecs_memory",
+    # Not read by prefect.yaml: where Athena users find the tables.
+    "glue_database_name",
+    "athena_workgroup_name",
 }
 UNTAGGABLE = {
     "aws:ec2/routeTableAssociation:RouteTableAssociation",
@@ -178,7 +181,7 @@ def test_every_policy_document_is_least_privilege(pipeline_stack, bootstrap_stac
         documents += [json.loads(p.inputs["policy"]) for p in of_type(mocks, "aws:iam/rolePolicy:RolePolicy")]
         assert of_type(mocks, "aws:iam/user:User") == [] and of_type(mocks, "aws:iam/accessKey:AccessKey") == []
         assert of_type(mocks, "aws:iam/rolePolicyAttachment:RolePolicyAttachment") == []
-    assert len(documents) == 4  # execution, task, submitter, deploy
+    assert len(documents) == 5  # execution, task, task's catalog grant, submitter, deploy
     for document in documents:
         assert_least_privilege(document, task_roles)
     pass_role = [s for d in documents for s in statements(d) if "iam:PassRole" in as_list(s["Action"])]
@@ -214,3 +217,29 @@ def test_bootstrap_can_reuse_an_existing_oidc_provider(monkeypatch):
     assert of_type(mocks, "aws:iam/openIdConnectProvider:OpenIdConnectProvider") == []
     deploy = next(r for r in of_type(mocks, "aws:iam/role:Role") if r.name.endswith("-deploy"))
     assert json.loads(deploy.inputs["assumeRolePolicy"])["Statement"][0]["Principal"]["Federated"] == existing
+
+
+def test_tables_have_a_glue_database_and_an_athena_workgroup_writing_results_to_the_lake(pipeline_stack):
+    mocks, exports = pipeline_stack
+    (database,) = of_type(mocks, "aws:glue/catalogDatabase:CatalogDatabase")
+    name = answers.PROJECT.replace("-", "_")
+    assert database.inputs["name"] == name and database.inputs["locationUri"].endswith("/tables")
+    (workgroup,) = of_type(mocks, "aws:athena/workgroup:Workgroup")
+    configuration = workgroup.inputs["configuration"]
+    bucket = of_type(mocks, "aws:s3/bucket:Bucket")[0].inputs["bucket"]
+    assert configuration["resultConfiguration"]["outputLocation"] == f"s3://{bucket}/athena-results/"
+    assert configuration["enforceWorkgroupConfiguration"] is True
+
+
+def test_task_role_may_use_only_the_tables_of_its_glue_database(pipeline_stack):
+    mocks, _ = pipeline_stack
+    grant = next(p for p in of_type(mocks, "aws:iam/rolePolicy:RolePolicy") if p.name.endswith("-task-catalog"))
+    assert grant.inputs["role"] == f"{answers.PROJECT}-task-id"
+    glue, files = statements(json.loads(grant.inputs["policy"]))
+    name = answers.PROJECT.replace("-", "_")
+    arn = f"arn:aws:glue:{answers.AWS_REGION}:{answers.AWS_ACCOUNT_ID}"
+    assert set(glue["Action"]) == {"glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable"}
+    assert glue["Resource"] == [f"{arn}:catalog", f"{arn}:database/{name}", f"{arn}:table/{name}/*"]
+    bucket = f"arn:aws:s3:{answers.AWS_REGION}:{answers.AWS_ACCOUNT_ID}:{answers.PROJECT}-lake"
+    assert files["Resource"] == f"{bucket}/tables/*"
+    assert not any(a.startswith("glue:Delete") for a in glue["Action"]), "the task never drops a table or database"

@@ -149,10 +149,11 @@ def glue_properties(settings: Settings) -> dict[str, str]:
 
 
 def ensure_table(catalog: Catalog, namespace: str, name: str) -> Table:
-    try:
-        catalog.create_namespace(namespace)
-    except NamespaceAlreadyExistsError:
-        pass
+    if not catalog.namespace_exists(namespace):  # on AWS the stack made it (glue:GetDatabase only)
+        try:
+            catalog.create_namespace(namespace)
+        except NamespaceAlreadyExistsError:
+            pass
     identifier = f"{namespace}.{name}"
     if catalog.table_exists(identifier):
         return catalog.load_table(identifier)
