@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-import pulumi
 import pulumi_aws as aws
 
 import policies

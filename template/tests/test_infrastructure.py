@@ -238,7 +238,13 @@ def test_task_role_may_use_only_the_tables_of_its_glue_database(pipeline_stack):
     glue, files = statements(json.loads(grant.inputs["policy"]))
     name = answers.PROJECT.replace("-", "_")
     arn = f"arn:aws:glue:{answers.AWS_REGION}:{answers.AWS_ACCOUNT_ID}"
-    assert set(glue["Action"]) == {"glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable"}
+    assert set(glue["Action"]) == {
+        "glue:GetDatabase",
+        "glue:GetTable",
+        "glue:GetTables",
+        "glue:CreateTable",
+        "glue:UpdateTable",
+    }
     assert glue["Resource"] == [f"{arn}:catalog", f"{arn}:database/{name}", f"{arn}:table/{name}/*"]
     bucket = f"arn:aws:s3:{answers.AWS_REGION}:{answers.AWS_ACCOUNT_ID}:{answers.PROJECT}-lake"
     assert files["Resource"] == f"{bucket}/tables/*"
