@@ -7,6 +7,7 @@ poll_latest: the scheduled fallback when no push message arrives.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
@@ -29,6 +30,18 @@ from .newsletter import Newsletter, compose
 from .settings import Settings
 from .tables import all_tables, ensure_table, maintain, open_catalog, read_period, rows, table_names, write_document
 from .transforms import chart_bars, series_table, trim, with_reference
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What one `process_message` run did: the newsletter it sent and the lake files it wrote,
+    or, when it did nothing, why (`skipped`)."""
+
+    subject: str | None = None
+    recipients: list[str] = field(default_factory=list)
+    lake_files: list[str] = field(default_factory=list)
+    markdown: str = ""
+    skipped: str | None = None
 
 
 def _is_transient(task, task_run, state) -> bool:
@@ -95,7 +108,7 @@ def _with_retries(settings: Settings):
 
 
 @flow(name="process-message", log_prints=True)
-def process_message(event_msg: str, replay: bool = False) -> dict:
+def process_message(event_msg: str, replay: bool = False) -> RunSummary:
     """Handle one ENTSO-E push message (SOAP envelope or bare market document), exactly once.
 
     `replay` takes over a claim left by a run that died; a failed run releases its own.
@@ -119,7 +132,7 @@ def process_message(event_msg: str, replay: bool = False) -> dict:
     decision = ledger.claim(lake, feed.name, document, run_id, force=replay)
     if not decision.proceed:
         logger.info("Nothing to do: %s", decision.reason)
-        return {"skipped": decision.reason, "subject": None, "recipients": [], "lake_files": []}
+        return RunSummary(skipped=decision.reason)
     try:
         summary = _process(feed, area, document, raw, lake, settings)
         ledger.mark_sent(lake, feed.name, document, run_id)
@@ -127,12 +140,12 @@ def process_message(event_msg: str, replay: bool = False) -> dict:
         ledger.release(lake, feed.name, document)
         raise
     create_markdown_artifact(
-        key=f"{feed.name.replace('_', '-')}-newsletter", markdown=summary["markdown"], description=summary["subject"]
+        key=f"{feed.name.replace('_', '-')}-newsletter", markdown=summary.markdown, description=summary.subject
     )
     return summary
 
 
-def _process(feed: Feed, area, document: Document, raw: bytes, lake: Lake, settings: Settings) -> dict:
+def _process(feed: Feed, area, document: Document, raw: bytes, lake: Lake, settings: Settings) -> RunSummary:
     """Raw data and the table first (a later failure loses nothing), then enrichment, then the email.
 
     The newsletter is made from the tables, not the message: what readers get is what a query sees.
@@ -166,7 +179,7 @@ def newsletter_for(
 
 def _summary(
     feed: Feed, document: Document, newsletter: Newsletter, recipients: list[str], lake_files: list[str], enriched: bool
-) -> dict:
+) -> RunSummary:
     markdown = "\n".join(
         [
             f"# {newsletter.subject}",
@@ -180,13 +193,7 @@ def _summary(
             *[f"  - `{f}`" for f in lake_files],
         ]
     )
-    return {
-        "skipped": None,
-        "subject": newsletter.subject,
-        "recipients": recipients,
-        "lake_files": lake_files,
-        "markdown": markdown,
-    }
+    return RunSummary(subject=newsletter.subject, recipients=recipients, lake_files=lake_files, markdown=markdown)
 
 
 @flow(name="backfill", log_prints=True)
@@ -249,7 +256,7 @@ def _spread(counts: dict[str, int]) -> str:
 
 
 @flow(name="poll-latest", log_prints=True)
-def poll_latest(hours: int = 24) -> dict | None:
+def poll_latest(hours: int = 24) -> RunSummary | None:
     """Scheduled fallback: fetch the last `hours` from the API and process it like a push."""
     settings = Settings()
     feed = FEEDS[settings.feed]

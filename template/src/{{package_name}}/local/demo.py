@@ -51,8 +51,9 @@ def local_environment(workdir: Path):
     """Everything the flow needs, on localhost; yields (api_url, outbox, stand-in API)."""
     with prefect_api() as api_url, stand_in_api() as api, local_smtp_server(workdir / "outbox") as outbox:
         from prefect.blocks.system import Secret
+        from pydantic import SecretStr
 
-        Secret(value=DEMO_API_KEY).save(DEMO_KEY_BLOCK, overwrite=True)
+        Secret(value=SecretStr(DEMO_API_KEY)).save(DEMO_KEY_BLOCK, overwrite=True)
         overrides = local_settings(
             api_url=api.url,
             api_key_block=DEMO_KEY_BLOCK,
@@ -137,7 +138,7 @@ def webhook_process(api_url: str, log: Path):
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", __package__.rpartition(".")[0], "webhook", "--port", str(port)],
+            [sys.executable, "-m", __name__.split(".")[0], "webhook", "--port", str(port)],
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
