@@ -65,6 +65,14 @@ def _day_counts(data: pd.DataFrame, tz: str) -> tuple[pd.Series, pd.Series]:
     return counts, expected
 
 
+def _fits(counts: pd.Series, expected: pd.Series) -> pd.Series:
+    return counts <= expected
+
+
+def _fills(counts: pd.Series, expected: pd.Series) -> pd.Series:
+    return (counts == expected) | np.isinf(expected)
+
+
 def schema(feed: Feed, document: Document) -> pa.DataFrameSchema:
     price = _is_price(feed, document)
     tz = MARKET_TZ if price else area_for_code(document.area).tz
@@ -78,14 +86,14 @@ def schema(feed: Feed, document: Document) -> pa.DataFrameSchema:
         ),
         pa.Check(_on_grid, name="timestamps on the resolution's grid"),
         pa.Check(
-            lambda d: (lambda c, e: c <= e)(*_day_counts(d, tz)),
+            lambda d: _fits(*_day_counts(d, tz)),
             name=f"at most one value per slot of the market day ({tz}; 23/24/25 hours)",
         ),
     ]
     if price:
         frame_checks.append(
             pa.Check(
-                lambda d: (lambda c, e: (c == e) | np.isinf(e))(*_day_counts(d, tz)),
+                lambda d: _fills(*_day_counts(d, tz)),
                 name=f"day-ahead prices fill whole market days ({tz}: 92/96/100 x PT15M or 23/24/25 x PT60M)",
             )
         )

@@ -1,3 +1,6 @@
+# pyiceberg's expression classes (And, EqualTo, ...) take positional arguments through a
+# custom __init__ that pyright reads as the pydantic model's keyword-only one.
+# pyright: reportCallIssue=false
 """The tidy layer: one Apache Iceberg table per feed and one per enrichment.
 
 Each table holds one row per (area, series, resolution, interval start), from the latest
@@ -125,7 +128,7 @@ def s3_location(settings: Settings) -> S3Location:
     """
     from prefect_aws import S3Bucket
 
-    block = S3Bucket.load(settings.lake_block)
+    block: S3Bucket = S3Bucket.load(settings.lake_block)  # pyright: ignore[reportAssignmentType]  # sync in a flow
     folder = block.bucket_folder.strip("/")
     warehouse = f"s3://{block.bucket_name}/{folder + '/' if folder else ''}tables"
     credentials = block.credentials
@@ -168,7 +171,7 @@ def ensure_table(catalog: Catalog, namespace: str, name: str) -> Table:
 def rows(document: Document, frame: pd.DataFrame, feed: Feed) -> pa.Table:
     """A document's long table as the table's rows (frame: the document's frame, maybe trimmed)."""
     data = labelled(frame, feed)
-    minutes = (data["resolution"] / pd.Timedelta(minutes=1)).round().astype("int64")
+    minutes = (data["resolution"].dt.total_seconds() / 60).round().astype("int64")
     now = pd.Timestamp(datetime.now(UTC))
     columns = {
         "area": data["area"].astype(str),
