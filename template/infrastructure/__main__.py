@@ -10,6 +10,7 @@ the pipeline again finds the bucket and its data where they were.
 import pulumi
 
 import answers
+import catalog
 import components
 import front_door
 import policies
@@ -52,6 +53,7 @@ else:
         task,
     )
     door = front_door.front_door(project, answers.AWS_ACCOUNT_ID, answers.PACKAGE, answers.FEED, lake_bucket)
+    tables = catalog.query_catalog(project, answers.AWS_ACCOUNT_ID, answers.AWS_REGION, lake_bucket, task)
 
     # Named exactly as prefect.yaml and the workflows read them (`pulumi stack output --json`).
     pulumi.export("aws_region", answers.AWS_REGION)
@@ -73,3 +75,5 @@ else:
     pulumi.export("front_door_function_url", door.url.function_url)
     pulumi.export("front_door_token_parameter", door.token_parameter.name)
     pulumi.export("front_door_webhook_parameter", door.webhook_parameter.name)
+    pulumi.export("glue_database_name", tables.database.name)
+    pulumi.export("athena_workgroup_name", tables.workgroup.name)

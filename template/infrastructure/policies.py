@@ -250,6 +250,9 @@ def boundary_policy(project: str, account_id: str, region: str, work_pool: str) 
             [f"arn:aws:ssm:{region}:{account_id}:parameter/{project}/front-door/*"],
             f"arn:aws:logs:{region}:{account_id}:log-group:/aws/lambda/{project}-front-door",
         ),
+        "Catalog": catalog_policy(
+            f"arn:aws:s3:::{lake_bucket_name(project, account_id)}", project.replace("-", "_"), account_id, region
+        ),
     }
     return _document(
         *({**s, "Sid": f"{part}{s['Sid']}"} for part, document in parts.items() for s in document["Statement"])
@@ -501,6 +504,7 @@ def deploy_policy(project: str, account_id: str, region: str) -> dict:
         },
         {"Sid": "WhoAmI", "Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"},
         *front_door_deploy_statements(project, account_id, region),
+        *catalog_deploy_statements(project, account_id, region),
     )
 
 
@@ -596,5 +600,64 @@ def front_door_deploy_statements(project: str, account_id: str, region: str) -> 
             "Action": "iam:PassRole",
             "Resource": f"arn:aws:iam::{account_id}:role/{project}-front-door",
             "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
+        },
+    ]
+def catalog_policy(bucket_arn: str, database: str, account_id: str, region: str, prefix: str = "") -> dict:
+    """The Glue and S3 actions pyiceberg's GlueCatalog uses on the tables of one database.
+
+    pyiceberg/catalog/glue.py: load_table/table_exists -> GetTable, list_tables -> GetTables,
+    namespace_exists -> GetDatabase, create_table -> CreateTable, commit_table -> UpdateTable
+    (with the table's VersionId: the optimistic lock). The data and metadata files live under
+    `tables/` in the lake; a failed commit deletes its own uncommitted manifests.
+    """
+    glue = f"arn:aws:glue:{region}:{account_id}"
+    return _document(
+        {
+            "Sid": "GlueTables",
+            "Effect": "Allow",
+            "Action": ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable"],
+            "Resource": [f"{glue}:catalog", f"{glue}:database/{database}", f"{glue}:table/{database}/*"],
+        },
+        {
+            "Sid": "TableFiles",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "Resource": f"{bucket_arn}/{prefix}tables/*",
+        },
+    )
+
+
+def catalog_deploy_statements(project: str, account_id: str, region: str) -> list[dict]:
+    """What the deploy role adds for the query catalog: the Glue database and the Athena workgroup."""
+    database = project.replace("-", "_")
+    glue = f"arn:aws:glue:{region}:{account_id}"
+    return [
+        {
+            "Sid": "CatalogDatabase",
+            "Effect": "Allow",
+            "Action": [
+                "glue:CreateDatabase",
+                "glue:DeleteDatabase",
+                "glue:GetDatabase",
+                "glue:UpdateDatabase",
+                "glue:GetTags",
+                "glue:TagResource",
+                "glue:UntagResource",
+            ],
+            "Resource": [f"{glue}:catalog", f"{glue}:database/{database}", f"{glue}:table/{database}/*"],
+        },
+        {
+            "Sid": "QueryWorkgroup",
+            "Effect": "Allow",
+            "Action": [
+                "athena:CreateWorkGroup",
+                "athena:DeleteWorkGroup",
+                "athena:GetWorkGroup",
+                "athena:UpdateWorkGroup",
+                "athena:ListTagsForResource",
+                "athena:TagResource",
+                "athena:UntagResource",
+            ],
+            "Resource": f"arn:aws:athena:{region}:{account_id}:workgroup/{project}-queries",
         },
     ]

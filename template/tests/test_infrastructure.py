@@ -46,6 +46,9 @@ PREFECT_YAML_OUTPUTS = {
     "lake_bucket_name",
     "ecs_cpu",
     "ecs_memory",
+    # Not read by prefect.yaml: where Athena users find the tables.
+    "glue_database_name",
+    "athena_workgroup_name",
 }
 FRONT_DOOR_OUTPUTS = {"front_door_function_url", "front_door_token_parameter", "front_door_webhook_parameter"}
 UNTAGGABLE = {
@@ -353,7 +356,7 @@ def test_the_deploy_role_cannot_change_itself_or_the_boundary(bootstrap_stack, p
     # Every role and user of the pipeline stack carries the boundary and is named in the grant.
     pipeline, _ = pipeline_stack
     principals = of_type(pipeline, "aws:iam/role:Role") + of_type(pipeline, "aws:iam/user:User")
-    assert len(principals) == 4
+    assert len(principals) == 5  # execution, task, submitter, front door roles; the submitter user
     for principal in principals:
         assert principal.inputs["permissionsBoundary"] == arn("boundary"), principal.name
         kind = "role" if principal.typ.endswith("Role") else "user"
@@ -402,10 +405,13 @@ def test_every_grant_is_scoped_to_the_project(documents):
                     or "ec2:CreateAction" in tagged
                 ), statement
             if "iam:PassRole" in actions:
-                to_ecs_tasks = {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
-                assert statement["Condition"] == to_ecs_tasks, statement
+                passed_to = statement["Condition"]["StringEquals"]["iam:PassedToService"]
+                assert passed_to in {"ecs-tasks.amazonaws.com", "lambda.amazonaws.com"}, statement
             if any(a.startswith("logs:") for a in actions) and actions != ["logs:DescribeLogGroups"]:
-                assert all(r.startswith(arn("log_group")) for r in as_list(statement["Resource"])), statement
+                front_door_logs = arn("log_group").replace(":/ecs/", ":/aws/lambda/") + "-front-door"
+                assert all(
+                    r.startswith((arn("log_group"), front_door_logs)) for r in as_list(statement["Resource"])
+                ), statement
 
 
 def test_the_submitter_is_a_user_that_can_only_assume_the_submitter_role(pipeline_stack):
@@ -429,8 +435,8 @@ def test_the_submitter_is_a_user_that_can_only_assume_the_submitter_role(pipelin
 def test_a_role_the_deploy_role_may_not_create_is_refused_with_its_name():
     import components
 
-    with pytest.raises(ValueError, match="'front-door'.*PIPELINE_ROLES"):
-        components.role(answers.PROJECT, answers.AWS_ACCOUNT_ID, "front-door", "{}", "{}", "compute")
+    with pytest.raises(ValueError, match="'reporting'.*PIPELINE_ROLES"):
+        components.role(answers.PROJECT, answers.AWS_ACCOUNT_ID, "reporting", "{}", "{}", "compute")
 
 
 def test_front_door_is_the_one_handler_file_behind_a_public_function_url(pipeline_stack):
@@ -493,3 +499,34 @@ def test_front_door_takes_the_document_type_of_each_feed():
 
     feeds = importlib.import_module(f"{answers.PACKAGE}.feeds").FEEDS
     assert front_door.DOCUMENT_TYPES == {name: feed.document_type for name, feed in feeds.items()}
+
+
+def test_tables_have_a_glue_database_and_an_athena_workgroup_writing_results_to_the_lake(pipeline_stack):
+    mocks, exports = pipeline_stack
+    (database,) = of_type(mocks, "aws:glue/catalogDatabase:CatalogDatabase")
+    name = answers.PROJECT.replace("-", "_")
+    assert database.inputs["name"] == name and database.inputs["locationUri"].endswith("/tables")
+    (workgroup,) = of_type(mocks, "aws:athena/workgroup:Workgroup")
+    configuration = workgroup.inputs["configuration"]
+    bucket = exports["lake_bucket_name"]
+    assert configuration["resultConfiguration"]["outputLocation"] == f"s3://{bucket}/athena-results/"
+    assert configuration["enforceWorkgroupConfiguration"] is True
+
+
+def test_task_role_may_use_only_the_tables_of_its_glue_database(pipeline_stack):
+    mocks, _ = pipeline_stack
+    grant = next(p for p in of_type(mocks, "aws:iam/rolePolicy:RolePolicy") if p.name.endswith("-task-catalog"))
+    assert grant.inputs["role"] == f"{answers.PROJECT}-task"
+    glue, files = statements(json.loads(grant.inputs["policy"]))
+    name = answers.PROJECT.replace("-", "_")
+    glue_arn = f"arn:aws:glue:{answers.AWS_REGION}:{answers.AWS_ACCOUNT_ID}"
+    assert set(glue["Action"]) == {
+        "glue:GetDatabase",
+        "glue:GetTable",
+        "glue:GetTables",
+        "glue:CreateTable",
+        "glue:UpdateTable",
+    }
+    assert glue["Resource"] == [f"{glue_arn}:catalog", f"{glue_arn}:database/{name}", f"{glue_arn}:table/{name}/*"]
+    assert files["Resource"] == f"{arn('lake')}/tables/*"
+    assert not any(a.startswith("glue:Delete") for a in glue["Action"]), "the task never drops a table or database"

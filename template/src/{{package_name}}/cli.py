@@ -1,4 +1,4 @@
-"""The command line: `python -m <package> demo | webhook | replay KEY | backfill START END`."""
+"""The command line: `python -m <package> demo | webhook | replay KEY | backfill START END | query SQL | maintain`."""
 
 from __future__ import annotations
 
@@ -29,6 +29,14 @@ def main(argv: list[str] | None = None) -> int:
     backfill.add_argument("--chunk-days", type=int, default=7)
     backfill.add_argument("--max-concurrency", type=int, default=4)
 
+    query = commands.add_parser("query", help='run SQL (DuckDB) over the lake\'s tables, e.g. "SELECT ..."')
+    query.add_argument("sql", help="the query; tables are <database>.<table>, as in Athena")
+    query.add_argument("--format", choices=["table", "csv", "parquet"], default="table")
+    query.add_argument("--output", type=Path, help="write the result to this file (needed for parquet)")
+
+    maintain = commands.add_parser("maintain", help="compact the tables' small files and expire old snapshots")
+    maintain.add_argument("--keep-days", type=float, default=None, help="snapshots to keep (default: settings)")
+
     args = parser.parse_args(argv)
     if args.command == "demo":
         from .local.demo import run_demo
@@ -47,6 +55,21 @@ def main(argv: list[str] | None = None) -> int:
 
         keys = backfill_flow(args.start, args.end, args.chunk_days, args.max_concurrency)
         print("\n".join(keys))
+        return 0
+    if args.command == "query":
+        from .query import run, write
+
+        if args.format == "parquet" and args.output is None:
+            parser.error("--format parquet needs --output FILE")
+        text = write(run(args.sql), args.format, args.output)
+        if text is not None:
+            print(text)
+        return 0
+    if args.command == "maintain":
+        from .flows import maintain_tables
+
+        for line in maintain_tables(args.keep_days):
+            print(line)
         return 0
     return 2
 

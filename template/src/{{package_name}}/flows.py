@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 from prefect import flow, get_run_logger, task
@@ -20,15 +20,17 @@ from prefect.runtime import flow_run
 
 from . import defaults, ledger
 from .areas import area_for_code
+from .checks import check
 from .documents import Document
 from .emailing import send_newsletter
 from .entsoe_api import Fetched, TransientApiError, fetch, load_api_key, make_client
 from .feeds import FEEDS, Feed
 from .front_door import INBOX, Refused, split_message
 from .intake import accept
-from .lake import Lake, document_name, open_lake, parquet_bytes, partition, safe_name
+from .lake import Lake, document_name, open_lake, partition
 from .newsletter import Newsletter, compose
 from .settings import Settings
+from .tables import all_tables, ensure_table, maintain, open_catalog, read_period, rows, table_names, write_document
 from .transforms import chart_bars, select_sequence, series_table, trim, with_reference
 
 
@@ -62,19 +64,38 @@ def read_message(message: bytes, feed: Feed, settings: Settings) -> Document:
 
 
 @task(name="land in the lake", cache_policy=NO_CACHE)
-def land(lake: Lake, feed: Feed, document: Document, raw: bytes, frame: pd.DataFrame, prefix: str = "") -> list[str]:
-    """Writes the raw bytes, then the tidy rows split by UTC date.
+def land(
+    lake: Lake,
+    feed: Feed,
+    document: Document,
+    raw: bytes,
+    frame: pd.DataFrame,
+    prefix: str = "",
+    settings: Settings | None = None,
+) -> list[str]:
+    """Writes the raw bytes, checks the values, then commits them to the feed's (or enrichment's) table.
 
-    Raw files keep every revision (`<mRID>_r<revision>.xml`); tidy files are named by mRID
-    alone, so a new revision replaces the rows of the old one.
+    Raw files keep every revision (`<mRID>_r<revision>.xml`) and are written first, so a
+    document that fails its data checks stays landed for `replay`. The table keeps the latest
+    revision of each value (tables.write_document).
     """
+    settings = settings or Settings()
     raw_dir = partition(f"{prefix}raw", feed.name, document.area, document.period_start)
-    keys = [lake.put(f"{raw_dir}/{document_name(document.mrid, document.revision)}.xml", raw)]
-    tidy = frame.assign(document_mrid=document.mrid, revision=document.revision)
-    for day, rows in tidy.groupby(tidy["start"].dt.floor("D"), sort=True):
-        tidy_dir = partition(f"{prefix}tidy", feed.name, document.area, day)
-        keys.append(lake.put(f"{tidy_dir}/{safe_name(document.mrid)}.parquet", parquet_bytes(rows)))
-    return keys
+    key = lake.put(f"{raw_dir}/{document_name(document.mrid, document.revision)}.xml", raw)
+    check(document, frame, feed)
+    table = feed_table(settings, feed, enrichment=bool(prefix))
+    written = write_document(table, document, rows(document, frame, feed))
+    get_run_logger().info(
+        "%s: %s", written.table, written.skipped or f"{written.rows} rows committed (attempt {written.attempts})"
+    )
+    return [key]
+
+
+def feed_table(settings: Settings, feed: Feed, enrichment: bool = False):
+    """The feed's Iceberg table, or its enrichment's (both created on first use, so both can be queried)."""
+    catalog = open_catalog(settings)
+    tables = [ensure_table(catalog, settings.catalog_database, name) for name in table_names(feed)]
+    return tables[1 if enrichment else 0]
 
 
 @task(name="fetch from ENTSO-E", cache_policy=NO_CACHE, retry_condition_fn=_is_transient)
@@ -161,8 +182,11 @@ def _documents_in(raw: bytes) -> list[str]:
 
 
 def _process(feed: Feed, area, document: Document, raw: bytes, lake: Lake, settings: Settings) -> RunSummary:
-    """Raw and tidy data first (a later failure loses nothing), then enrichment, then the email."""
-    keys = land(lake, feed, document, raw, document.frame)
+    """Raw data and the table first (a later failure loses nothing), then enrichment, then the email.
+
+    The newsletter is made from the tables, not the message: what readers get is what a query sees.
+    """
+    keys = land(lake, feed, document, raw, document.frame, settings=settings)
 
     client = make_client(settings, load_api_key(settings))
     start, end = feed.enrichment.period(document)
@@ -170,22 +194,29 @@ def _process(feed: Feed, area, document: Document, raw: bytes, lake: Lake, setti
     reference = _with_retries(settings)(lambda: feed.enrichment.query(client, area.code, document), settings, what)
     reference_frame = None
     if reference is not None:
-        reference_frame = trim(reference.document.frame, start, end)
-        keys += land(lake, feed, reference.document, reference.raw, reference_frame, prefix="enrichment/")
+        trimmed = trim(reference.document.frame, start, end)
+        keys += land(lake, feed, reference.document, reference.raw, trimmed, prefix="enrichment/", settings=settings)
+        reference_frame = read_period(feed_table(settings, feed, enrichment=True), document.area, start, end)
 
-    newsletter = newsletter_for(feed, area, document, reference_frame, settings.price_sequence)
+    values = read_period(feed_table(settings, feed), document.area, document.period_start, document.period_end)
+    newsletter = newsletter_for(feed, area, document, reference_frame, values, settings.price_sequence)
     recipients = send_newsletter(newsletter, settings)
     return _summary(feed, document, newsletter, recipients, [lake.describe(k) for k in keys], reference is not None)
 
 
 def newsletter_for(
-    feed: Feed, area, document: Document, reference: pd.DataFrame | None, sequence: str = "1"
+    feed: Feed,
+    area,
+    document: Document,
+    reference: pd.DataFrame | None,
+    values: pd.DataFrame | None = None,
+    sequence: str = "1",
 ) -> Newsletter:
-    """The newsletter for a document and its (trimmed) enrichment: statistics, chart, layout.
+    """The newsletter for a document's values (by default its own frame) and its (trimmed) enrichment.
 
     Of a document with several sequences (DE-LU/AT prices) it shows one, SDAC unless set.
     """
-    frame = select_sequence(document.frame, sequence)
+    frame = select_sequence(document.frame if values is None else values, sequence)
     if reference is not None:
         reference = select_sequence(reference, sequence)
     table = with_reference(series_table(frame, feed), reference, feed)
@@ -245,6 +276,29 @@ def backfill(start: date, end: date, chunk_days: int = 7, max_concurrency: int =
             keys += land(lake, feed, fetched.document, fetched.raw, trim(fetched.document.frame, s, e))
     logger.info("Backfill wrote %d lake files for %d chunks", len(keys), len(chunks))
     return keys
+
+
+@flow(name="maintain-tables", log_prints=True)
+def maintain_tables(keep_days: float | None = None) -> list[str]:
+    """Scheduled upkeep: compact each table's small files, then forget snapshots older than `keep_days`."""
+    settings = Settings()
+    keep = timedelta(days=settings.snapshot_retention_days if keep_days is None else keep_days)
+    catalog = open_catalog(settings)
+    report = []
+    for table in all_tables(catalog, settings.catalog_database):
+        done = maintain(table, keep)
+        report.append(
+            f"{done.table}: files per partition {_spread(done.files_before)} -> {_spread(done.files_after)}, "
+            f"{done.snapshots_expired} snapshots expired"
+        )
+        get_run_logger().info(report[-1])
+    return report
+
+
+def _spread(counts: dict[str, int]) -> str:
+    if not counts:
+        return "none"
+    return f"max {max(counts.values())}, mean {sum(counts.values()) / len(counts):.1f} over {len(counts)} partitions"
 
 
 @flow(name="poll-latest", log_prints=True)

@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     # Data lake: a local folder unless an S3Bucket block (prefect-aws) is named.
     lake_dir: Path = Path("lake")
     lake_block: str = ""
+    # Tables (Iceberg): a SQLite catalog in lake_dir, or the Glue Data Catalog with the data
+    # in the lake block's bucket. The database name is the same in both, so queries port.
+    catalog: Literal["sql", "glue"] = "sql"
+    catalog_database: str = defaults.PROJECT_SLUG.replace("-", "_")
+    aws_region: str = defaults.AWS_REGION
+    snapshot_retention_days: float = 7.0
 
     # ENTSO-E REST API (entsoe-py). The key lives in a Prefect Secret block.
     entsoe_api_url: str = ENTSOE_API_URL
