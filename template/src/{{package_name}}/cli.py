@@ -1,4 +1,4 @@
-"""The command line: `python -m <package> demo | webhook | replay KEY | backfill START END`."""
+"""The command line: `python -m <package> demo | webhook | replay KEY | backfill START END | serve-backfill`."""
 
 from __future__ import annotations
 
@@ -28,6 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     backfill.add_argument("--chunk-days", type=int, default=7)
     backfill.add_argument("--max-concurrency", type=int, default=4)
 
+    serve_backfill = commands.add_parser(
+        "serve-backfill", help="serve the backfill-chunk deployment locally, each chunk in its own process"
+    )
+    serve_backfill.add_argument("--limit", type=int, default=4, help="chunks running at once (default: 4)")
+
     args = parser.parse_args(argv)
     if args.command == "demo":
         from .local.demo import run_demo
@@ -47,8 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "backfill":
         from .flows import backfill as backfill_flow
 
-        keys = backfill_flow(args.start, args.end, args.chunk_days, args.max_concurrency)
-        print("\n".join(keys))
+        landed = backfill_flow(args.start, args.end, args.chunk_days, args.max_concurrency)
+        print("\n".join(f"landed {chunk}" for chunk in landed))
+        return 0
+    if args.command == "serve-backfill":
+        from .local.served_deployment import serve_backfill_chunks
+
+        serve_backfill_chunks(limit=args.limit)
         return 0
     return 2
 

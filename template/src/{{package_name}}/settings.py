@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     entsoe_timeout_s: float = 30.0
     api_retries: int = 4
     api_retry_delay_s: float = 2.0
+    # One Prefect global concurrency limit, used as a rate limit, guards every request of
+    # every run; the deploy creates it with `api_rate_limit_per_minute` (ENTSO-E allows 400
+    # per minute per token, then answers 429 and bans the token for about 10 minutes).
+    api_rate_limit: str = f"{defaults.PROJECT_SLUG}-entsoe-api"  # "" switches it off
+    api_rate_limit_per_minute: int = 300
+    api_ban_s: float = 600.0  # waited out on a 429 that names no Retry-After
 
     # Newsletter. The SMTP password, if any, lives in a Prefect Secret block.
     email_sender: str = defaults.EMAIL_SENDER
