@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     smtp_retries: int = 3
     smtp_retry_delay_s: float = 5.0
 
+    # Alerts (automations.yaml): who gets them, and the waits that override the file's
+    # (seconds; unset keeps the file's value). The deploy saves the notification blocks.
+    alert_recipients: list[str] = Field(default_factory=lambda: list(defaults.ALERT_RECIPIENTS))
+    alert_silence_s: float | None = None
+    alert_waiting_s: float | None = None
+    alert_webhook_url: str = ""  # optional Slack or generic webhook; a secret, so set it in the deploy's env
+
     # Documents larger than this are refused before parsing.
     max_document_mb: float = 100.0
 
