@@ -233,7 +233,9 @@ def _backfill_here(chunks: list[tuple[date, date]], max_concurrency: int):
     lake = open_lake(settings)
     landed, missing = [], []
     for window in range(0, len(chunks), max_concurrency):
-        batch = [(pd.Timestamp(s, tz="UTC"), pd.Timestamp(e, tz="UTC")) for s, e in chunks[window : window + max_concurrency]]
+        batch = [
+            (pd.Timestamp(s, tz="UTC"), pd.Timestamp(e, tz="UTC")) for s, e in chunks[window : window + max_concurrency]
+        ]
         futures = [
             fetch_from_api.submit(
                 (lambda s=s, e=e: feed.query(client, area.code, s, e)),
