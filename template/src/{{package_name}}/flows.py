@@ -206,6 +206,11 @@ def backfill(
 @flow(name="backfill-chunk", log_prints=True)
 def backfill_chunk(start: date, end: date) -> list[str]:
     """One chunk of a backfill, [start, end), from the API into the lake; returns the lake keys."""
+    # `date` is used in the body on purpose: a served run gets this function by value
+    # (cloudpickle), with only the globals its body names, and pydantic needs `date` to
+    # resolve the parameters' annotations.
+    if not (isinstance(start, date) and isinstance(end, date)):
+        raise TypeError(f"backfill_chunk takes dates, got {start!r} and {end!r}")
     settings = Settings()
     feed = FEEDS[settings.feed]
     area = _configured_area(settings)
