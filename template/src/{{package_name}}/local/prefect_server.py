@@ -44,6 +44,7 @@ def local_prefect_server(home: Path | None = None) -> Iterator[str]:
             "PREFECT_API_URL": "",
             "PREFECT_SERVER_API_HOST": "127.0.0.1",
             "PREFECT_SERVER_API_PORT": str(port),
+            "PREFECT_UI_URL": f"http://127.0.0.1:{port}",  # alerts link to runs (the `ui_url` filter)
         }
         log = open(prefect_home / "server.log", "wb")
         process = subprocess.Popen(
