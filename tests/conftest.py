@@ -1,8 +1,15 @@
-"""Renders the template with Copier's Python API, once per example per test session."""
+"""Renders the template with Copier's Python API, once per example per test run.
+
+Under pytest-xdist the workers share one rendered project per example: the first worker to
+ask renders it under a file lock, the others wait for it and reuse it.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 
 import copier
@@ -26,14 +33,61 @@ def uv(project: Path, *args: str, timeout: int = 900) -> subprocess.CompletedPro
     return subprocess.run(["uv", *args], cwd=project, capture_output=True, text=True, timeout=timeout)
 
 
+@contextmanager
+def locked(path: Path):
+    """Holds an exclusive lock on `path` (a file), across processes."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def pytest_collection_modifyitems(items):
+    """Under `--dist loadgroup`, one worker runs all of an example's tests, in file order."""
+    for item in items:
+        example = getattr(item, "callspec", None) and item.callspec.params.get("example")
+        if example:
+            item.add_marker(pytest.mark.xdist_group(example))
+
+
 @pytest.fixture(scope="session")
-def rendered(tmp_path_factory):
-    """example name -> rendered project folder (rendered on first use)."""
-    cache: dict[str, Path] = {}
+def shared_dir(tmp_path_factory) -> Path:
+    """A folder every xdist worker of this run sees (the run's base temp folder)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session")
+def rendered(shared_dir):
+    """example name -> rendered project folder, rendered once per run on first use."""
 
     def get(name: str) -> Path:
-        if name not in cache:
-            cache[name] = render(tmp_path_factory.mktemp(name) / "project", load_example(name))
-        return cache[name]
+        project = shared_dir / "rendered" / name / "project"
+        project.parent.mkdir(parents=True, exist_ok=True)
+        done = project.parent / "rendered.ok"
+        with locked(project.parent / "lock"):
+            if not done.exists():
+                render(project, load_example(name))
+                done.touch()
+        return project
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def synced(rendered):
+    """example name -> rendered project with its environment installed (`uv sync`), once per run."""
+
+    def get(name: str) -> Path:
+        project = rendered(name)
+        with locked(project.parent / "lock"):
+            done = project.parent / "synced.ok"
+            if not done.exists():
+                sync = uv(project, "sync", "--quiet")
+                assert sync.returncode == 0, sync.stderr
+                done.touch()
+        return project
 
     return get

@@ -9,6 +9,15 @@ import yaml
 
 from conftest import EXAMPLES, load_example, uv
 
+# End-to-end cases whose outcome does not depend on the answers (the demo drives the same
+# event path test_event_path.py covers per feed; the benchmark's figures are the machine's):
+# run for the first example only, to keep the suite in minutes.
+PRIMARY_EXAMPLE = "fi-actual-generation"
+ANSWER_INDEPENDENT = ["tests/test_demo.py", "tests/test_benchmark_event_path.py"]
+
+# What installing and running a rendered project leaves behind; not rendered files.
+CACHES = {".venv", ".ruff_cache", ".pytest_cache", ".hypothesis", "__pycache__", "outbox", "lake"}
+
 
 def test_there_are_examples_for_every_feed():
     feeds = {load_example(name)["data_feed"] for name in EXAMPLES}
@@ -26,7 +35,7 @@ def test_rendered_files_carry_the_answers_and_nothing_unrendered(rendered, examp
     assert f'AREA = "{answers["entsoe_area"]}"' in defaults
     assert (project / "samples" / "push" / f"{answers['data_feed']}.xml").is_file()
     for path in project.rglob("*"):
-        if path.is_file() and ".venv" not in path.parts and path.suffix not in {".xml", ".pyc"}:
+        if path.is_file() and not CACHES & set(path.parts) and path.suffix not in {".xml", ".pyc"}:
             assert not path.name.endswith(".jinja"), path
             text = path.read_text(encoding="utf-8")
             if path.suffix != ".j2":  # the newsletter layout is itself a Jinja template
@@ -42,14 +51,15 @@ def test_answers_file_records_every_answer_and_no_secret(rendered, example):
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
-def test_rendered_project_lints_clean_and_passes_its_tests(rendered, example):
-    project = rendered(example)
-    sync = uv(project, "sync", "--quiet")
-    assert sync.returncode == 0, sync.stderr
+def test_rendered_project_lints_clean_and_passes_its_tests(synced, example):
+    project = synced(example)
     lint = uv(project, "run", "ruff", "check", ".")
     assert lint.returncode == 0, lint.stdout + lint.stderr
     fmt = uv(project, "run", "ruff", "format", "--check", ".")
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
-    tests = uv(project, "run", "pytest", "-q", "-p", "no:cacheprovider")
+    types = uv(project, "run", "--locked", "pyright")
+    assert types.returncode == 0, types.stdout[-5000:] + types.stderr
+    only_once = [f"--ignore={path}" for path in ANSWER_INDEPENDENT if example != PRIMARY_EXAMPLE]
+    tests = uv(project, "run", "pytest", "-q", "-p", "no:cacheprovider", *only_once)
     assert tests.returncode == 0, tests.stdout[-5000:] + tests.stderr[-3000:]
     assert re.search(r"\d+ passed", tests.stdout) and " failed" not in tests.stdout

@@ -80,8 +80,9 @@ def test_every_question_has_help_and_validation_or_choices():
 
 
 def test_area_choices_match_entsoe_py():
-    assert COPIER["entsoe_area"]["choices"] == [area.name for area in Area], (
-        "copier.yml's entsoe_area choices drifted from entsoe-py: run `python scripts/sync_areas.py`"
+    assert COPIER["entsoe_area"]["choices"] == "{{ entsoe_areas | tojson }}"
+    assert COPIER["entsoe_areas"]["default"] == [area.name for area in Area], (
+        "copier.yml's entsoe_areas drifted from entsoe-py: run `python scripts/sync_areas.py`"
     )
 
 

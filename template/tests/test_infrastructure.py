@@ -63,8 +63,8 @@ class Mocks(pulumi.runtime.Mocks):
 
     def call(self, args):
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            return {"names": ZONES, "zoneIds": ZONES}
-        return {}
+            return {"names": ZONES, "zoneIds": ZONES}, []
+        return {}, []
 
 
 def run_stack(stack: str, monkeypatch) -> tuple[Mocks, dict]:

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
         raw = open_lake(Settings()).get(args.key).decode("utf-8")
         summary = process_message(raw, replay=True)
-        print(summary["skipped"] or f"sent {summary['subject']!r} to {', '.join(summary['recipients'])}")
+        print(summary.skipped or f"sent {summary.subject!r} to {', '.join(summary.recipients)}")
         return 0
     if args.command == "backfill":
         from .flows import backfill as backfill_flow

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from lxml import etree
+from lxml import etree  # pyright: ignore[reportAttributeAccessIssue]  # compiled, ships no types
 
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 COLUMNS = ["start", "resolution", "area", "direction", "psr_type", "business_type", "value", "unit"]
@@ -350,7 +350,7 @@ def fill_a03(positions: np.ndarray, values: np.ndarray, slots: int) -> tuple[np.
 
 def _categorical(labels: list[str], counts: np.ndarray) -> pd.Categorical:
     categories, codes = np.unique(np.array(labels, dtype=object), return_inverse=True)
-    return pd.Categorical.from_codes(np.repeat(codes, counts), categories=list(categories))
+    return pd.Categorical.from_codes(np.repeat(codes, counts), categories=pd.Index(categories, dtype=object))
 
 
 def empty_frame() -> pd.DataFrame:

@@ -9,21 +9,22 @@ from __future__ import annotations
 from prefect.blocks.system import Secret
 from prefect.utilities.asyncutils import run_coro_as_sync
 from prefect_email import EmailServerCredentials, SMTPType, email_send_message
+from pydantic import SecretStr
 
 from .newsletter import Newsletter
-from .settings import Settings
+from .settings import Settings, load_block
 
 _SMTP_TYPES = {"ssl": SMTPType.SSL, "starttls": SMTPType.STARTTLS, "insecure": SMTPType.INSECURE}
 
 
 def smtp_credentials(settings: Settings) -> EmailServerCredentials:
-    password = Secret.load(settings.smtp_password_block).get() if settings.smtp_password_block else ""
+    password = load_block(Secret, settings.smtp_password_block).get() if settings.smtp_password_block else ""
     return EmailServerCredentials(
         smtp_server=settings.smtp_host,
         smtp_port=settings.smtp_port,
         smtp_type=_SMTP_TYPES[settings.smtp_security],
         username=settings.smtp_username or None,
-        password=password,
+        password=SecretStr(password),
     )
 
 

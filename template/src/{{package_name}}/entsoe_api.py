@@ -22,14 +22,14 @@ from dataclasses import dataclass
 
 import entsoe.entsoe
 import requests
-from entsoe import EntsoeRawClient
+from entsoe.entsoe import EntsoeRawClient
 from entsoe.exceptions import NoMatchingDataError
 from prefect.blocks.system import Secret
 from prefect.concurrency.sync import rate_limit
 from prefect.logging import get_logger
 
 from .documents import AcknowledgementError, Document, read_document
-from .settings import Settings
+from .settings import Settings, load_block
 
 
 class ApiKeyRejected(RuntimeError):
@@ -50,7 +50,7 @@ class ApiQueryRefused(RuntimeError):
 
 def load_api_key(settings: Settings) -> str:
     try:
-        return Secret.load(settings.entsoe_api_key_block).get()
+        return load_block(Secret, settings.entsoe_api_key_block).get()
     except ValueError as exc:
         raise ApiKeyRejected(
             f"no ENTSO-E API key: create the Prefect Secret block {settings.entsoe_api_key_block!r} "
@@ -61,7 +61,7 @@ def load_api_key(settings: Settings) -> str:
 def make_client(settings: Settings, api_key: str) -> EntsoeRawClient:
     # entsoe-py reads its endpoint from a module global; point it where the settings say.
     entsoe.entsoe.URL = settings.entsoe_api_url
-    return EntsoeRawClient(api_key=api_key, retry_count=1, retry_delay=0, timeout=settings.entsoe_timeout_s)
+    return EntsoeRawClient(api_key=api_key, retry_count=1, retry_delay=0, timeout=settings.entsoe_timeout_s)  # pyright: ignore[reportArgumentType]  # entsoe-py says int; requests takes float
 
 
 @dataclass(frozen=True)
@@ -145,6 +145,8 @@ def _retry_after(response: requests.Response | None, ban_s: float) -> float:
 
 
 def _reason(exc: requests.HTTPError) -> str:
+    if exc.response is None:
+        return str(exc)
     try:
         read_document(exc.response.content)
     except AcknowledgementError as ack:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import pandas as pd
-from entsoe import EntsoeRawClient
+from entsoe.entsoe import EntsoeRawClient
 
 from .documents import Document
 

@@ -8,6 +8,7 @@ poll_latest: the scheduled fallback when no push message arrives.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import pandas as pd
@@ -31,6 +32,18 @@ from .lake import Lake, document_name, open_lake, parquet_bytes, partition, safe
 from .newsletter import Newsletter, compose
 from .settings import Settings
 from .transforms import chart_bars, series_table, trim, with_reference
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What one `process_message` run did: the newsletter it sent and the lake files it wrote,
+    or, when it did nothing, why (`skipped`)."""
+
+    subject: str | None = None
+    recipients: list[str] = field(default_factory=list)
+    lake_files: list[str] = field(default_factory=list)
+    markdown: str = ""
+    skipped: str | None = None
 
 
 @task(name="read document", cache_policy=NO_CACHE)
@@ -66,7 +79,7 @@ def _with_retries(settings: Settings):
 
 
 @flow(name="process-message", log_prints=True)
-def process_message(event_msg: str, replay: bool = False) -> dict:
+def process_message(event_msg: str, replay: bool = False) -> RunSummary:
     """Handle one ENTSO-E push message (SOAP envelope or bare market document), exactly once.
 
     `replay` takes over a claim left by a run that died; a failed run releases its own.
@@ -90,7 +103,7 @@ def process_message(event_msg: str, replay: bool = False) -> dict:
     decision = ledger.claim(lake, feed.name, document, run_id, force=replay)
     if not decision.proceed:
         logger.info("Nothing to do: %s", decision.reason)
-        return {"skipped": decision.reason, "subject": None, "recipients": [], "lake_files": []}
+        return RunSummary(skipped=decision.reason)
     try:
         summary = _process(feed, area, document, raw, lake, settings)
         ledger.mark_sent(lake, feed.name, document, run_id)
@@ -98,12 +111,12 @@ def process_message(event_msg: str, replay: bool = False) -> dict:
         ledger.release(lake, feed.name, document)
         raise
     create_markdown_artifact(
-        key=f"{feed.name.replace('_', '-')}-newsletter", markdown=summary["markdown"], description=summary["subject"]
+        key=f"{feed.name.replace('_', '-')}-newsletter", markdown=summary.markdown, description=summary.subject
     )
     return summary
 
 
-def _process(feed: Feed, area, document: Document, raw: bytes, lake: Lake, settings: Settings) -> dict:
+def _process(feed: Feed, area, document: Document, raw: bytes, lake: Lake, settings: Settings) -> RunSummary:
     """Raw and tidy data first (a later failure loses nothing), then enrichment, then the email."""
     keys = land(lake, feed, document, raw, document.frame)
 
@@ -129,7 +142,7 @@ def newsletter_for(feed: Feed, area, document: Document, reference: pd.DataFrame
 
 def _summary(
     feed: Feed, document: Document, newsletter: Newsletter, recipients: list[str], lake_files: list[str], enriched: bool
-) -> dict:
+) -> RunSummary:
     markdown = "\n".join(
         [
             f"# {newsletter.subject}",
@@ -143,13 +156,7 @@ def _summary(
             *[f"  - `{f}`" for f in lake_files],
         ]
     )
-    return {
-        "skipped": None,
-        "subject": newsletter.subject,
-        "recipients": recipients,
-        "lake_files": lake_files,
-        "markdown": markdown,
-    }
+    return RunSummary(subject=newsletter.subject, recipients=recipients, lake_files=lake_files, markdown=markdown)
 
 
 CHUNK_DEPLOYMENT = f"backfill-chunk/{defaults.PROJECT_SLUG}-backfill-chunk"
@@ -311,7 +318,7 @@ def _backfill_report(start: date, end: date, chunks, landed, missing) -> str:
 
 
 @flow(name="poll-latest", log_prints=True)
-def poll_latest(hours: int = 24) -> dict | None:
+def poll_latest(hours: int = 24) -> RunSummary | None:
     """Scheduled fallback: fetch the last `hours` from the API and process it like a push."""
     settings = Settings()
     feed = FEEDS[settings.feed]

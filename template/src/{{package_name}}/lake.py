@@ -10,11 +10,11 @@ import io
 import os
 import tempfile
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 import pandas as pd
 
-from .settings import Settings
+from .settings import Settings, load_block
 
 
 class Lake(Protocol):
@@ -77,7 +77,7 @@ class S3Lake:
     def __init__(self, block_name: str):
         from prefect_aws import S3Bucket
 
-        self.bucket = S3Bucket.load(block_name)
+        self.bucket = load_block(S3Bucket, block_name)
         self.client = self.bucket.credentials.get_s3_client()
         folder = self.bucket.bucket_folder.strip("/")
         self.folder = f"{folder}/" if folder else ""
@@ -99,7 +99,8 @@ class S3Lake:
             raise
 
     def get(self, key: str) -> bytes:
-        return self.bucket.read_path(key)
+        # Sync here; typed `bytes | Coroutine` by prefect's async_dispatch (see settings.load_block).
+        return cast(bytes, self.bucket.read_path(key))
 
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 
 import jinja2
 import pandas as pd
@@ -102,7 +102,7 @@ def compose(
 
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(resources.files(__package__) / "templates")),
+        loader=jinja2.FileSystemLoader(str(Path(__file__).with_name("templates"))),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )

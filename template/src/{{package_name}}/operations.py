@@ -32,7 +32,7 @@ from prefect.exceptions import ObjectNotFound
 from pydantic import TypeAdapter
 
 from . import defaults
-from .settings import Settings
+from .settings import Settings, load_block
 
 AUTOMATIONS_FILE = Path(__file__).resolve().parents[2] / "automations.yaml"
 EMAIL_BLOCK = f"{defaults.PROJECT_SLUG}-alerts-email"
@@ -120,7 +120,7 @@ def save_notification_blocks(settings: Settings, webhook_url: str = "") -> list[
     one, hands it to Apprise unchanged (prefect/blocks/notifications.py,
     SlackWebhook.block_initialization), and Apprise's `mailto://` plugin speaks SMTP.
     """
-    password = Secret.load(settings.smtp_password_block).get() if settings.smtp_password_block else ""
+    password = load_block(Secret, settings.smtp_password_block).get() if settings.smtp_password_block else ""
     SlackWebhook(url=email_url(settings, password), notify_type="failure").save(EMAIL_BLOCK, overwrite=True)
     saved = [EMAIL_BLOCK]
     if webhook_url:

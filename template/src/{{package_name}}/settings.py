@@ -7,12 +7,15 @@ blocks that hold them.
 """
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from . import defaults
+
+if TYPE_CHECKING:
+    from prefect.blocks.core import Block
 
 ENTSOE_API_URL = "https://web-api.tp.entsoe.eu/api"
 
@@ -64,3 +67,19 @@ class Settings(BaseSettings):
     @property
     def max_document_bytes(self) -> int:
         return int(self.max_document_mb * 1024 * 1024)
+
+
+BlockType = TypeVar("BlockType", bound="Block")
+
+
+def load_block(block_type: type[BlockType], name: str) -> BlockType:
+    """The Prefect block `name`, loaded from synchronous code.
+
+    `Block.load` answers sync and async callers under one name, so its declared type is
+    `Block | Coroutine` (prefect/_internal/compatibility/async_dispatch.py: async_dispatch);
+    from sync code it returns the block itself, which this checks.
+    """
+    block = block_type.load(name)
+    if not isinstance(block, block_type):
+        raise TypeError(f"loading the Prefect block {name!r} gave {type(block).__name__}, not {block_type.__name__}")
+    return block

@@ -25,13 +25,18 @@ def series_label(psr_type: str, direction: str, feed: Feed) -> str:
     return feed.title
 
 
+def _split_pair(pair: str) -> tuple[str, str]:
+    psr_type, _, direction = pair.partition("|")
+    return psr_type, direction
+
+
 def labelled(frame: pd.DataFrame, feed: Feed) -> pd.DataFrame:
     """Adds `series` (a readable name) and `hours` (each value's duration)."""
     out = frame.copy()
     # Label each (psr_type, direction) pair once, not each of a document's many rows.
     pairs = out["psr_type"].astype(str) + "|" + out["direction"].astype(str)
-    out["series"] = pairs.map({pair: series_label(*pair.split("|"), feed) for pair in pairs.unique()})
-    out["hours"] = out["resolution"] / HOUR
+    out["series"] = pairs.map({pair: series_label(*_split_pair(pair), feed) for pair in pairs.unique()})
+    out["hours"] = pd.to_timedelta(out["resolution"]) / HOUR
     return out
 
 
@@ -107,4 +112,4 @@ def chart_bars(frame: pd.DataFrame, feed: Feed, max_bars: int = 48) -> list[Bar]
     else:
         grouped = data.groupby("bucket")
         values = grouped["weighted"].sum() / grouped["hours"].sum()
-    return [Bar(start=ts, value=float(v)) for ts, v in values.items()]
+    return [Bar(start=pd.Timestamp(ts), value=float(v)) for ts, v in zip(values.index, values, strict=True)]

@@ -52,8 +52,9 @@ def local_environment(workdir: Path):
     """Everything the flow needs, on localhost; yields (api_url, outbox, stand-in API)."""
     with prefect_api() as api_url, stand_in_api() as api, local_smtp_server(workdir / "outbox") as outbox:
         from prefect.blocks.system import Secret
+        from pydantic import SecretStr
 
-        Secret(value=DEMO_API_KEY).save(DEMO_KEY_BLOCK, overwrite=True)
+        Secret(value=SecretStr(DEMO_API_KEY)).save(DEMO_KEY_BLOCK, overwrite=True)
         ensure_rate_limit(Settings())  # as the deploy does: every API request takes a slot
         overrides = local_settings(
             api_url=api.url,
@@ -139,7 +140,7 @@ def webhook_process(api_url: str, log: Path):
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", __package__.rpartition(".")[0], "webhook", "--port", str(port)],
+            [sys.executable, "-m", __name__.split(".")[0], "webhook", "--port", str(port)],
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
