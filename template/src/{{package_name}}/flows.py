@@ -16,6 +16,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
 from prefect.futures import wait
@@ -292,6 +293,8 @@ def _fan_out(deployment_id, chunks: list[tuple[date, date]], max_concurrency: in
                 run = run_deployment(
                     deployment_id, parameters={"start": chunk[0], "end": chunk[1]}, timeout=0, as_subflow=True
                 )
+                if not isinstance(run, FlowRun):  # sync caller: the run itself (async_dispatch)
+                    raise TypeError(f"run_deployment gave {type(run).__name__}, not a flow run")
                 running[run.id] = chunk
             time.sleep(_CHUNK_POLL_S)
             for run_id, chunk in list(running.items()):

@@ -29,7 +29,7 @@ from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, GlobalC
 from prefect.events.actions import SendNotification
 from prefect.events.schemas.automations import AutomationCore
 from prefect.exceptions import ObjectNotFound
-from pydantic import TypeAdapter
+from pydantic import SecretStr, TypeAdapter
 
 from . import defaults
 from .settings import Settings, load_block
@@ -121,13 +121,15 @@ def save_notification_blocks(settings: Settings, webhook_url: str = "") -> list[
     SlackWebhook.block_initialization), and Apprise's `mailto://` plugin speaks SMTP.
     """
     password = load_block(Secret, settings.smtp_password_block).get() if settings.smtp_password_block else ""
-    SlackWebhook(url=email_url(settings, password), notify_type="failure").save(EMAIL_BLOCK, overwrite=True)
+    SlackWebhook(url=SecretStr(email_url(settings, password)), notify_type="failure").save(EMAIL_BLOCK, overwrite=True)
     saved = [EMAIL_BLOCK]
     if webhook_url:
         CustomWebhookNotificationBlock(
             name=f"{defaults.PROJECT_NAME} alerts",
             url=webhook_url,
             json_data={"text": "{{subject}}\n{{body}}", "subject": "{{subject}}", "body": "{{body}}"},
+            headers=None,
+            cookies=None,
         ).save(WEBHOOK_BLOCK, overwrite=True)
         saved.append(WEBHOOK_BLOCK)
     return saved

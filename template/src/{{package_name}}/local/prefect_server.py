@@ -15,7 +15,7 @@ from pathlib import Path
 from .ports import free_port
 
 
-def wait_until_healthy(api_url: str, process: subprocess.Popen | None = None, timeout_s: float = 90.0) -> None:
+def wait_until_healthy(api_url: str, process: subprocess.Popen | None = None, timeout_s: float = 180.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
