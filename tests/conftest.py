@@ -20,6 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.yml"))
 
 
+STALE_LOCK = "\nIf uv.lock is stale: run `python scripts/run.py lock` and commit template/uv.lock.jinja."
+
+
 def load_example(name: str) -> dict:
     return yaml.safe_load((ROOT / "examples" / f"{name}.yml").read_text())
 
@@ -85,8 +88,8 @@ def synced(rendered):
         with locked(project.parent / "lock"):
             done = project.parent / "synced.ok"
             if not done.exists():
-                sync = uv(project, "sync", "--quiet")
-                assert sync.returncode == 0, sync.stderr
+                sync = uv(project, "sync", "--quiet", "--locked")  # a stale lock fails, not rewritten
+                assert sync.returncode == 0, sync.stderr + STALE_LOCK
                 done.touch()
         return project
 

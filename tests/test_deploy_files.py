@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,27 @@ def test_deploy_workflow_is_one_click_with_oidc(rendered, example):
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
+def test_deploy_reruns_of_one_commit_push_a_new_tag_to_the_immutable_registry(rendered, example):
+    """Defect 10: the image tag differs per run and per attempt, never only the commit SHA."""
+    job = yaml.safe_load((rendered(example) / ".github" / "workflows" / "deploy.yml").read_text())["jobs"]["deploy"]
+    tag = job["env"]["IMAGE_TAG"]
+    assert all(part in tag for part in ("github.sha", "github.run_id", "github.run_attempt")), tag
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_destroy_logs_in_to_aws_before_touching_prefect_and_never_the_lake(rendered, example):
+    """Defect 11: a failed AWS login stops Destroy before the Prefect side is gone.
+    Defect 9: Destroy selects only the pipeline stack; the lake lives in the bootstrap stack."""
+    destroy = yaml.safe_load((rendered(example) / ".github" / "workflows" / "destroy.yml").read_text())
+    steps = destroy["jobs"]["destroy"]["steps"]
+    login = next(i for i, s in enumerate(steps) if "configure-aws-credentials" in s.get("uses", ""))
+    teardown = next(i for i, s in enumerate(steps) if "prefect_cloud.py teardown" in s.get("run", ""))
+    assert login < teardown
+    scripts = "\n".join(s.get("run", "") for s in steps)
+    assert destroy["env"]["PULUMI_STACK"] == "prod" and "bootstrap" not in scripts
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
 def test_prefect_yaml_schedule_follows_the_answer(rendered, example):
     spec = yaml.safe_load((rendered(example) / "prefect.yaml").read_text())
     poll = next(d for d in spec["deployments"] if d["name"].endswith("-poll"))
@@ -100,3 +122,30 @@ def test_no_secret_in_any_rendered_file(rendered, example):
     for path in project.rglob("*"):
         if path.is_file() and ".venv" not in path.parts and path.suffix not in {".pyc"}:
             assert not pattern.search(path.read_text(encoding="utf-8", errors="ignore")), path
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_deploy_workflow_installs_the_packages_prefect_yaml_steps_require(rendered, example):
+    """`prefect deploy` would pip-install a step's `requires:`, and a uv venv has no pip."""
+    project = rendered(example)
+    spec = yaml.safe_load((project / "prefect.yaml").read_text())
+    required = {
+        re.match(r"[\w-]+", body["requires"]).group().replace("_", "-")
+        for section in ("build", "push")
+        for step in spec.get(section) or []
+        for body in step.values()
+        if body.get("requires")
+    }
+    assert "prefect-docker" in required
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    steps = yaml.safe_load((project / ".github" / "workflows" / "deploy.yml").read_text())["jobs"]["deploy"]["steps"]
+    runs = [step.get("run", "") for step in steps]
+    deploy_at = next(i for i, run in enumerate(runs) if "prefect --no-prompt deploy" in run)
+    sync = next(run for run in runs[:deploy_at] if run.startswith("uv sync"))
+    groups = re.findall(r"--group (\S+)", sync) + pyproject["tool"]["uv"]["default-groups"]
+    installed = {
+        re.match(r"[\w-]+", requirement).group().replace("_", "-")
+        for requirement in pyproject["project"]["dependencies"]
+        + [r for group in groups for r in pyproject["dependency-groups"][group]]
+    }
+    assert required <= installed, f"{sorted(required - installed)} not in the groups `{sync}` installs"

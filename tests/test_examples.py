@@ -7,7 +7,7 @@ import re
 import pytest
 import yaml
 
-from conftest import EXAMPLES, load_example, uv
+from conftest import EXAMPLES, STALE_LOCK, load_example, uv
 
 # End-to-end cases whose outcome does not depend on the answers (the demo drives the same
 # event path test_event_path.py covers per feed; the benchmark's figures are the machine's):
@@ -51,6 +51,13 @@ def test_answers_file_records_every_answer_and_no_secret(rendered, example):
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
+def test_rendered_lock_file_matches_the_rendered_pyproject(rendered, example):
+    # Dockerfile's `COPY uv.lock` and the workflows' `uv sync --locked` need it from the first push.
+    check = uv(rendered(example), "lock", "--locked")
+    assert check.returncode == 0, check.stderr + STALE_LOCK
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
 def test_rendered_project_lints_clean_and_passes_its_tests(synced, example):
     project = synced(example)
     lint = uv(project, "run", "ruff", "check", ".")
@@ -63,3 +70,16 @@ def test_rendered_project_lints_clean_and_passes_its_tests(synced, example):
     tests = uv(project, "run", "pytest", "-q", "-p", "no:cacheprovider", *only_once)
     assert tests.returncode == 0, tests.stdout[-5000:] + tests.stderr[-3000:]
     assert re.search(r"\d+ passed", tests.stdout) and " failed" not in tests.stdout
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_pre_commit_hooks_and_ci_run_the_same_locked_tools(rendered, example):
+    project = rendered(example)
+    hooks = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
+    (local,) = [repo for repo in hooks["repos"] if repo["repo"] == "local"]
+    entries = [hook["entry"] for hook in local["hooks"]]
+    ci = (project / ".github" / "workflows" / "ci.yml").read_text()
+    for tool in ("ruff check", "ruff format", "pyright"):
+        assert any(entry.startswith(f"uv run --locked {tool}") for entry in entries), tool
+        assert f"uv run --locked {tool}" in ci, tool
+    assert not any("ruff" in repo["repo"] for repo in hooks["repos"] if repo["repo"] != "local")

@@ -1,13 +1,18 @@
-"""Two stacks of one program: `bootstrap` (run once from a laptop) and the pipeline's own.
+"""Two stacks of one program: `bootstrap` (once, from a laptop, as an administrator) and the pipeline's own.
 
-pulumi stack init bootstrap && pulumi up     # GitHub OIDC identity (once)
-pulumi stack init prod && pulumi up          # everything else (the deploy workflow does this)
+pulumi stack init bootstrap && pulumi up     # GitHub OIDC identity, permissions boundary, the lake
+pulumi stack init prod && pulumi up          # everything else (the deploy workflow; Destroy removes it)
+
+The lake lives in the bootstrap stack, which no workflow touches: destroying and deploying
+the pipeline again finds the bucket and its data where they were.
 """
 
 import pulumi
 
 import answers
 import components
+import front_door
+import policies
 
 project = answers.PROJECT
 config = pulumi.Config()
@@ -17,20 +22,36 @@ if pulumi.get_stack() == "bootstrap":
         project,
         answers.AWS_ACCOUNT_ID,
         answers.AWS_REGION,
+        answers.PREFECT_WORK_POOL,
         answers.GITHUB_REPOSITORY,
         existing_provider_arn=config.get("existingOidcProviderArn"),
     )
     pulumi.export("oidc_provider_arn", provider_arn)
     pulumi.export("deploy_role_arn", deploy_role.arn)
+    pulumi.export("permissions_boundary_arn", policies.boundary_arn(project, answers.AWS_ACCOUNT_ID))
+    bucket = components.lake(project, answers.AWS_ACCOUNT_ID)
+    pulumi.export("lake_bucket_name", bucket.bucket)
 else:
+    # The lake is the bootstrap stack's; its name is fixed by the project, so no stack reference.
+    lake_bucket = policies.lake_bucket_name(project, answers.AWS_ACCOUNT_ID)
     net = components.network(project)
     repository = components.registry(project)
     ecs_cluster, logs = components.cluster(project)
-    bucket = components.lake(project, answers.AWS_ACCOUNT_ID)
-    execution, task = components.task_roles(project, repository, logs, bucket)
-    submitter = components.submitter_role(
-        project, answers.AWS_ACCOUNT_ID, answers.AWS_REGION, ecs_cluster, execution, task
+    execution, task = components.task_roles(
+        project, answers.AWS_ACCOUNT_ID, repository, logs, f"arn:aws:s3:::{lake_bucket}"
     )
+    # The Prefect Cloud workspace id: the deploy workflow sets it from PREFECT_API_URL.
+    submitter = components.submitter(
+        project,
+        answers.AWS_ACCOUNT_ID,
+        config.require("prefectWorkspaceId"),
+        answers.PREFECT_WORK_POOL,
+        ecs_cluster,
+        logs,
+        execution,
+        task,
+    )
+    door = front_door.front_door(project, answers.AWS_ACCOUNT_ID, answers.PACKAGE, answers.FEED, lake_bucket)
 
     # Named exactly as prefect.yaml and the workflows read them (`pulumi stack output --json`).
     pulumi.export("aws_region", answers.AWS_REGION)
@@ -41,8 +62,14 @@ else:
     pulumi.export("security_group_id", net.security_group.id)
     pulumi.export("execution_role_arn", execution.arn)
     pulumi.export("task_role_arn", task.arn)
-    pulumi.export("submitter_role_arn", submitter.arn)
+    pulumi.export("submitter_role_arn", submitter.role.arn)
+    pulumi.export("submitter_user_name", submitter.user.name)
+    pulumi.export("submitter_external_id", submitter.external_id)
     pulumi.export("log_group_name", logs.name)
-    pulumi.export("lake_bucket_name", bucket.bucket)
+    pulumi.export("lake_bucket_name", lake_bucket)
     pulumi.export("ecs_cpu", answers.ECS_CPU)
     pulumi.export("ecs_memory", answers.ECS_MEMORY)
+    # The push front door: deploy/prefect_cloud.py writes the parameters and prints the URL to paste.
+    pulumi.export("front_door_function_url", door.url.function_url)
+    pulumi.export("front_door_token_parameter", door.token_parameter.name)
+    pulumi.export("front_door_webhook_parameter", door.webhook_parameter.name)

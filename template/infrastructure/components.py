@@ -1,7 +1,8 @@
 """The pipeline's AWS resources, one function per box of the architecture diagram.
 
-network -> registry -> cluster (and logs) -> lake -> task roles -> submitter role; and, in
-the separate bootstrap stack, the GitHub OIDC identity that deploys all of it.
+network -> registry -> cluster (and logs) -> task roles -> submitter; and, in the bootstrap
+stack, the lake (it outlives the pipeline) and the GitHub OIDC identity that deploys all of
+it, with the permissions boundary of everything that identity creates.
 """
 
 from __future__ import annotations
@@ -111,13 +112,18 @@ def cluster(project: str) -> tuple[aws.ecs.Cluster, aws.cloudwatch.LogGroup]:
 
 
 def lake(project: str, account_id: str) -> aws.s3.Bucket:
-    """Encrypted, private, versioned; old versions expire, raw data moves to infrequent access.
+    """Encrypted, private, versioned, TLS only; old versions expire, raw data moves to infrequent access.
 
-    The lake outlives the stack: `pulumi destroy` forgets it but keeps the bucket and its data.
+    The lake lives in the bootstrap stack, which no workflow touches, so destroying and
+    deploying the pipeline again finds the bucket and its data where they were; `protect`
+    makes even a `pulumi destroy` of the bootstrap stack refuse to delete it.
     """
-    keep = pulumi.ResourceOptions(retain_on_delete=True)
+    keep = pulumi.ResourceOptions(protect=True)
     bucket = aws.s3.Bucket(
-        f"{project}-lake", bucket=f"{project}-lake-{account_id}", tags=tags(project, "lake"), opts=keep
+        f"{project}-lake",
+        bucket=policies.lake_bucket_name(project, account_id),
+        tags=tags(project, "lake"),
+        opts=keep,
     )
     aws.s3.BucketServerSideEncryptionConfiguration(
         f"{project}-lake",
@@ -132,7 +138,7 @@ def lake(project: str, account_id: str) -> aws.s3.Bucket:
             )
         ],
     )
-    aws.s3.BucketPublicAccessBlock(
+    public_access = aws.s3.BucketPublicAccessBlock(
         f"{project}-lake",
         bucket=bucket.id,
         opts=keep,
@@ -140,6 +146,12 @@ def lake(project: str, account_id: str) -> aws.s3.Bucket:
         block_public_policy=True,
         ignore_public_acls=True,
         restrict_public_buckets=True,
+    )
+    aws.s3.BucketPolicy(
+        f"{project}-lake",
+        bucket=bucket.id,
+        policy=bucket.arn.apply(lambda arn: json.dumps(policies.lake_bucket_policy(arn))),
+        opts=pulumi.ResourceOptions(protect=True, depends_on=[public_access]),
     )
     aws.s3.BucketVersioning(
         f"{project}-lake",
@@ -173,11 +185,17 @@ def lake(project: str, account_id: str) -> aws.s3.Bucket:
     return bucket
 
 
-def role(project: str, name: str, trust: dict, policy: pulumi.Input[str], component: str) -> aws.iam.Role:
+def role(
+    project: str, account_id: str, name: str, trust: pulumi.Input[str], policy: pulumi.Input[str], component: str
+) -> aws.iam.Role:
+    """One of the pipeline's roles: named exactly, inside the permissions boundary."""
+    if name not in policies.PIPELINE_ROLES:
+        raise ValueError(f"role {name!r}: add it to policies.PIPELINE_ROLES, so the deploy role may create it")
     created = aws.iam.Role(
         f"{project}-{name}",
         name=f"{project}-{name}",
-        assume_role_policy=json.dumps(trust),
+        assume_role_policy=trust,
+        permissions_boundary=policies.boundary_arn(project, account_id),
         tags=tags(project, component),
     )
     aws.iam.RolePolicy(f"{project}-{name}", role=created.id, policy=policy)
@@ -185,45 +203,74 @@ def role(project: str, name: str, trust: dict, policy: pulumi.Input[str], compon
 
 
 def task_roles(
-    project: str, repository: aws.ecr.Repository, logs: aws.cloudwatch.LogGroup, bucket: aws.s3.Bucket
+    project: str, account_id: str, repository: aws.ecr.Repository, logs: aws.cloudwatch.LogGroup, bucket_arn: str
 ) -> tuple[aws.iam.Role, aws.iam.Role]:
-    trust = policies.service_trust("ecs-tasks.amazonaws.com")
+    trust = json.dumps(policies.service_trust("ecs-tasks.amazonaws.com"))
     execution = role(
         project,
+        account_id,
         "execution",
         trust,
         pulumi.Output.all(repository.arn, logs.arn).apply(lambda a: json.dumps(policies.execution_policy(a[0], a[1]))),
         "compute",
     )
-    task = role(project, "task", trust, bucket.arn.apply(lambda arn: json.dumps(policies.task_policy(arn))), "compute")
+    task = role(project, account_id, "task", trust, json.dumps(policies.task_policy(bucket_arn)), "compute")
     return execution, task
 
 
-def submitter_role(
+@dataclass
+class Submitter:
+    user: aws.iam.User
+    role: aws.iam.Role
+    external_id: str
+
+
+def submitter(
     project: str,
     account_id: str,
-    region: str,
+    external_id: str,
+    work_pool: str,
     ecs_cluster: aws.ecs.Cluster,
+    logs: aws.cloudwatch.LogGroup,
     execution: aws.iam.Role,
     task: aws.iam.Role,
-) -> aws.iam.Role:
-    """The role Prefect Cloud's push pool assumes (AwsCredentials.assume_role_arn) to start runs."""
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-    policy = pulumi.Output.all(ecs_cluster.arn, execution.arn, task.arn).apply(
-        lambda a: json.dumps(policies.submitter_policy(a[0], [a[1], a[2]], account_id, region))
+) -> Submitter:
+    """The user whose key Prefect Cloud's push pool holds, and the role it assumes to start runs.
+
+    The user may do nothing but assume the role; the role trusts exactly that user, with an
+    external id. The key is not made here (it would sit in the stack's state): the deploy
+    workflow rotates it (deploy/prefect_cloud.py setup).
+    """
+    user = aws.iam.User(
+        f"{project}-{policies.SUBMITTER_USER}",
+        name=f"{project}-{policies.SUBMITTER_USER}",
+        permissions_boundary=policies.boundary_arn(project, account_id),
+        force_destroy=True,  # destroy deletes the rotated key too
+        tags=tags(project, "compute"),
     )
-    return role(project, "submitter", trust, policy, "compute")
+    submitter_role = role(
+        project,
+        account_id,
+        "submitter",
+        user.arn.apply(lambda arn: json.dumps(policies.submitter_trust(arn, external_id))),
+        pulumi.Output.all(ecs_cluster.arn, execution.arn, task.arn, logs.arn).apply(
+            lambda a: json.dumps(policies.submitter_policy(a[0], [a[1], a[2]], a[3], work_pool))
+        ),
+        "compute",
+    )
+    aws.iam.UserPolicy(
+        f"{project}-{policies.SUBMITTER_USER}",
+        user=user.name,
+        policy=submitter_role.arn.apply(lambda arn: json.dumps(policies.submitter_user_policy(arn))),
+    )
+    return Submitter(user=user, role=submitter_role, external_id=external_id)
 
 
 def github_deploy_identity(
-    project: str, account_id: str, region: str, repository: str, existing_provider_arn: str | None
+    project: str, account_id: str, region: str, work_pool: str, repository: str, existing_provider_arn: str | None
 ):
-    """The OIDC provider (or an existing one) and the role GitHub Actions deploys with."""
+    """The OIDC provider (or an existing one), the role GitHub Actions deploys with, and the
+    permissions boundary every role and user that role creates must carry."""
     if existing_provider_arn:
         provider_arn = pulumi.Output.from_input(existing_provider_arn)
     else:
@@ -243,5 +290,12 @@ def github_deploy_identity(
     )
     aws.iam.RolePolicy(
         f"{project}-deploy", role=deploy.id, policy=json.dumps(policies.deploy_policy(project, account_id, region))
+    )
+    aws.iam.Policy(
+        f"{project}-boundary",
+        name=f"{project}-boundary",
+        description=f"The most any role or user of {project}'s pipeline stack may do",
+        policy=json.dumps(policies.boundary_policy(project, account_id, region, work_pool)),
+        tags=tags(project, "ci-identity"),
     )
     return provider_arn, deploy

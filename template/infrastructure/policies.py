@@ -1,25 +1,69 @@
-"""Every IAM policy document of the stacks, as plain functions of ARNs, so tests read them.
+"""Every IAM policy document of the stacks, as plain functions of names and ARNs, so tests read them.
 
 Least privilege throughout: no `*FullAccess`, no `Action: "*"`, `iam:PassRole` only on the
-two task roles, and `Resource: "*"` only for the few actions AWS cannot scope to a resource.
+two task roles and only to ECS tasks, and `Resource: "*"` only for the actions AWS cannot
+scope to a resource (each listed, with the reason, in tests/test_infrastructure.py).
+Condition keys are the ones AWS's Service Authorization Reference lists for each action
+(https://docs.aws.amazon.com/service-authorization/latest/reference/); `parliament` checks them.
 """
 
 from __future__ import annotations
 
 GITHUB_OIDC_URL = "https://token.actions.githubusercontent.com"
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+# The GitHub environment the deploy and destroy jobs run in (`environment: production`).
+DEPLOY_ENVIRONMENT = "production"
+# The roles the pipeline stack creates, by name suffix: the deploy role may create exactly these.
+PIPELINE_ROLES = ("execution", "task", "submitter", "front-door")
+# The one IAM user: its key lets Prefect Cloud's push pool assume the submitter role.
+SUBMITTER_USER = "prefect-submitter"
 
 
 def _document(*statements: dict) -> dict:
     return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
+# Names and ARNs fixed by the project name, so one stack can name another's resources.
+def lake_bucket_name(project: str, account_id: str) -> str:
+    return f"{project}-lake-{account_id}"
+
+
+def role_arn(project: str, account_id: str, name: str) -> str:
+    return f"arn:aws:iam::{account_id}:role/{project}-{name}"
+
+
+def user_arn(project: str, account_id: str) -> str:
+    return f"arn:aws:iam::{account_id}:user/{project}-{SUBMITTER_USER}"
+
+
+def boundary_arn(project: str, account_id: str) -> str:
+    return f"arn:aws:iam::{account_id}:policy/{project}-boundary"
+
+
+def cluster_arn(project: str, account_id: str, region: str) -> str:
+    return f"arn:aws:ecs:{region}:{account_id}:cluster/{project}"
+
+
+def log_group_arn(project: str, account_id: str, region: str) -> str:
+    return f"arn:aws:logs:{region}:{account_id}:log-group:/ecs/{project}"
+
+
+def repository_arn(project: str, account_id: str, region: str) -> str:
+    return f"arn:aws:ecr:{region}:{account_id}:repository/{project}"
+
+
+# Trust policies: who may assume a role.
 def service_trust(service: str) -> dict:
     return _document({"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"})
 
 
-def github_trust(oidc_provider_arn: str, repository: str, branch: str = "main") -> dict:
-    """Only workflows of `repository` running on `branch` may assume the deploy role."""
+def github_trust(oidc_provider_arn: str, repository: str, environment: str = DEPLOY_ENVIRONMENT) -> dict:
+    """Only jobs of `repository` that run in the GitHub environment `environment` may deploy.
+
+    A job with `environment: X` gets the OIDC subject `repo:OWNER/REPO:environment:X`, not
+    the branch's (GitHub docs, "About security hardening with OpenID Connect", example
+    subject claims). The environment's deployment branch rule limits it to `main`.
+    """
     return _document(
         {
             "Effect": "Allow",
@@ -28,16 +72,34 @@ def github_trust(oidc_provider_arn: str, repository: str, branch: str = "main") 
             "Condition": {
                 "StringEquals": {
                     f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com",
-                    f"{GITHUB_OIDC_HOST}:sub": f"repo:{repository}:ref:refs/heads/{branch}",
+                    f"{GITHUB_OIDC_HOST}:sub": f"repo:{repository}:environment:{environment}",
                 }
             },
         }
     )
 
 
-def execution_policy(repository_arn: str, log_group_arn: str) -> dict:
-    """Pull the flow's image and write its logs: what ECS needs to start the task."""
+def submitter_trust(user_arn: str, external_id: str) -> dict:
+    """Exactly the submitter user, and only when it names the external id."""
     return _document(
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": user_arn},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
+        }
+    )
+
+
+# Permission policies.
+def execution_policy(repository_arn: str, log_group_arn: str) -> dict:
+    """Pull the flow's image and write its logs: what ECS needs to start the task.
+
+    No logs:CreateLogGroup: the stack creates the group and prefect.yaml sets
+    `awslogs-create-group: "false"` (see docs/explanation/decisions.md).
+    """
+    return _document(
+        # GetAuthorizationToken has no resource type (Service Authorization Reference, ECR).
         {"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
         {
             "Sid": "PullImage",
@@ -49,16 +111,20 @@ def execution_policy(repository_arn: str, log_group_arn: str) -> dict:
             "Sid": "WriteLogs",
             "Effect": "Allow",
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": f"{log_group_arn}:*",
+            "Resource": [log_group_arn, f"{log_group_arn}:log-stream:*"],
         },
     )
 
 
 def task_policy(bucket_arn: str, prefix: str = "") -> dict:
-    """The flow writes and reads the lake, and nothing else."""
-    objects = f"{bucket_arn}/{prefix}*"
+    """The flow reads, writes and deletes (ledger claims) in the lake, and nothing else."""
     return _document(
-        {"Sid": "LakeObjects", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": objects},
+        {
+            "Sid": "LakeObjects",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "Resource": f"{bucket_arn}/{prefix}*",
+        },
         {
             "Sid": "LakeListing",
             "Effect": "Allow",
@@ -69,79 +135,217 @@ def task_policy(bucket_arn: str, prefix: str = "") -> dict:
     )
 
 
-def submitter_policy(cluster_arn: str, task_role_arns: list[str], account_id: str, region: str) -> dict:
-    """What Prefect Cloud's ECS push pool does per run: register a task definition, run it, watch it."""
+def task_family(work_pool: str) -> str:
+    """prefect-aws names a task definition `prefect_<work pool>_<deployment id>` unless the job
+    variables give a family (ECSWorker._get_or_generate_family, ECS_DEFAULT_FAMILY = "prefect")."""
+    return f"prefect_{work_pool}_"
+
+
+def submitter_policy(cluster_arn: str, task_role_arns: list[str], log_group_arn: str, work_pool: str) -> dict:
+    """What prefect-aws's ECS worker does per run: register a task definition, run it, watch it.
+
+    prefect_aws/workers/ecs_worker.py: `_register_task_definition`, `_retrieve_task_definition`
+    (match_latest_revision_in_family), `_custom_network_configuration` (describe VPC and
+    subnets), `_create_task_run` (RunTask, always with tags: the template's `tags: "{{ labels }}"`),
+    `_stop_task`; the run's watcher describes the task and reads its log stream.
+    """
+    region, account_id, cluster_name = _ecs_parts(cluster_arn)
+    tasks = f"arn:aws:ecs:{region}:{account_id}:task/{cluster_name}/*"
+    on_cluster = {"ArnEquals": {"ecs:cluster": cluster_arn}}
+    families = f"arn:aws:ecs:{region}:{account_id}:task-definition/{task_family(work_pool)}*"
     return _document(
         {
-            "Sid": "TaskDefinitions",
+            "Sid": "RegisterTaskDefinitions",
             "Effect": "Allow",
-            "Action": [
-                "ecs:RegisterTaskDefinition",
-                "ecs:DeregisterTaskDefinition",
-                "ecs:DescribeTaskDefinition",
-                "ecs:ListTaskDefinitions",
-            ],
+            "Action": "ecs:RegisterTaskDefinition",
+            "Resource": families,
+        },
+        # These have no resource type in the Service Authorization Reference (ECS).
+        {
+            "Sid": "ReadTaskDefinitions",
+            "Effect": "Allow",
+            "Action": ["ecs:DeregisterTaskDefinition", "ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions"],
             "Resource": "*",
         },
         {
-            "Sid": "RunTasks",
+            "Sid": "RunOnTheCluster",
             "Effect": "Allow",
-            "Action": ["ecs:RunTask", "ecs:StopTask", "ecs:DescribeTasks", "ecs:TagResource"],
-            "Resource": "*",
-            "Condition": {"ArnEquals": {"ecs:cluster": cluster_arn}},
+            "Action": "ecs:RunTask",
+            "Resource": families,
+            "Condition": on_cluster,
         },
-        {"Sid": "PassTaskRoles", "Effect": "Allow", "Action": "iam:PassRole", "Resource": task_role_arns},
+        {
+            "Sid": "WatchAndStopTasks",
+            "Effect": "Allow",
+            "Action": ["ecs:DescribeTasks", "ecs:StopTask"],
+            "Resource": tasks,
+            "Condition": on_cluster,
+        },
+        # RunTask with tags also needs TagResource, which knows no ecs:cluster key: the
+        # CDK's own grant for this case scopes it by ecs:CreateAction instead.
+        {
+            "Sid": "TagTasksAtLaunch",
+            "Effect": "Allow",
+            "Action": "ecs:TagResource",
+            "Resource": tasks,
+            "Condition": {"StringEquals": {"ecs:CreateAction": "RunTask"}},
+        },
+        {
+            "Sid": "PassTaskRoles",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": task_role_arns,
+            "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+        },
         {
             "Sid": "ReadTaskLogs",
             "Effect": "Allow",
             "Action": ["logs:GetLogEvents", "logs:DescribeLogStreams"],
-            "Resource": f"arn:aws:logs:{region}:{account_id}:log-group:*",
+            "Resource": [log_group_arn, f"{log_group_arn}:log-stream:*"],
         },
+        # Describe calls have no resource type (Service Authorization Reference, EC2).
         {"Sid": "Network", "Effect": "Allow", "Action": ["ec2:DescribeSubnets", "ec2:DescribeVpcs"], "Resource": "*"},
+    )
+
+
+def submitter_user_policy(submitter_role_arn: str) -> dict:
+    """The user's only permission: become the submitter role."""
+    return _document(
+        {"Sid": "BecomeTheSubmitter", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": submitter_role_arn}
+    )
+
+
+def lake_bucket_policy(bucket_arn: str) -> dict:
+    """TLS only: any request over plain HTTP is refused, whoever makes it."""
+    return _document(
+        {
+            "Sid": "TlsOnly",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [bucket_arn, f"{bucket_arn}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    )
+
+
+def boundary_policy(project: str, account_id: str, region: str, work_pool: str) -> dict:
+    """The most any role or user the deploy role creates may ever do: the pipeline's own grants.
+
+    Built from the same functions as the roles' policies, so a role stays inside it; a role
+    that needs more fails the test that checks every grant against this boundary.
+    """
+    roles = [role_arn(project, account_id, name) for name in ("execution", "task")]
+    parts = {
+        "Execution": execution_policy(
+            repository_arn(project, account_id, region), log_group_arn(project, account_id, region)
+        ),
+        "Task": task_policy(f"arn:aws:s3:::{lake_bucket_name(project, account_id)}"),
+        "Submitter": submitter_policy(
+            cluster_arn(project, account_id, region), roles, log_group_arn(project, account_id, region), work_pool
+        ),
+        "User": submitter_user_policy(role_arn(project, account_id, "submitter")),
+        "FrontDoor": front_door_policy(
+            f"arn:aws:s3:::{lake_bucket_name(project, account_id)}",
+            [f"arn:aws:ssm:{region}:{account_id}:parameter/{project}/front-door/*"],
+            f"arn:aws:logs:{region}:{account_id}:log-group:/aws/lambda/{project}-front-door",
+        ),
+    }
+    return _document(
+        *({**s, "Sid": f"{part}{s['Sid']}"} for part, document in parts.items() for s in document["Statement"])
     )
 
 
 def deploy_policy(project: str, account_id: str, region: str) -> dict:
     """What `pulumi up` / `pulumi destroy` of the pipeline stack and the image push need.
 
-    Resources are scoped by the project's name prefix wherever AWS allows it; VPC and ECS
-    creation cannot be scoped by name, so they are limited to the project's region.
+    Nothing on the lake: the bootstrap stack (an administrator, once) creates it, so the
+    deploy role can neither delete it nor rewrite its policy to read it.
+
+    Network resources: created only with the project tag (`aws:RequestTag`), changed and
+    deleted only when they carry it (`aws:ResourceTag`). Roles and the user: exactly the
+    pipeline's names, created only under the permissions boundary; the deploy role itself and
+    the boundary are out of reach (explicit Deny).
     """
     in_region = {"StringEquals": {"aws:RequestedRegion": region}}
-    role_arns = [f"arn:aws:iam::{account_id}:role/{project}-*"]
+    tagged_request = {"StringEquals": {"aws:RequestTag/project": project, "aws:RequestedRegion": region}}
+    tagged_resource = {"StringEquals": {"aws:ResourceTag/project": project, "aws:RequestedRegion": region}}
+    roles = [role_arn(project, account_id, name) for name in PIPELINE_ROLES]
+    user = user_arn(project, account_id)
+    within_boundary = {"ArnEquals": {"iam:PermissionsBoundary": boundary_arn(project, account_id)}}
+    ec2 = f"arn:aws:ec2:{region}:{account_id}"
     return _document(
         {
-            "Sid": "Network",
+            "Sid": "NetworkCreateTagged",
             "Effect": "Allow",
             "Action": [
                 "ec2:CreateVpc",
+                "ec2:CreateSubnet",
+                "ec2:CreateInternetGateway",
+                "ec2:CreateRouteTable",
+                "ec2:CreateSecurityGroup",
+            ],
+            "Resource": [
+                f"{ec2}:vpc/*",
+                f"{ec2}:subnet/*",
+                f"{ec2}:internet-gateway/*",
+                f"{ec2}:route-table/*",
+                f"{ec2}:security-group/*",
+            ],
+            "Condition": tagged_request,
+        },
+        {
+            "Sid": "NetworkTagOnCreate",
+            "Effect": "Allow",
+            "Action": "ec2:CreateTags",
+            "Resource": f"{ec2}:*/*",
+            "Condition": {
+                "StringEquals": {
+                    "ec2:CreateAction": [
+                        "CreateVpc",
+                        "CreateSubnet",
+                        "CreateInternetGateway",
+                        "CreateRouteTable",
+                        "CreateSecurityGroup",
+                    ]
+                }
+            },
+        },
+        {
+            "Sid": "NetworkChangeTagged",
+            "Effect": "Allow",
+            "Action": [
                 "ec2:DeleteVpc",
                 "ec2:ModifyVpcAttribute",
-                "ec2:CreateSubnet",
                 "ec2:DeleteSubnet",
                 "ec2:ModifySubnetAttribute",
-                "ec2:CreateInternetGateway",
                 "ec2:DeleteInternetGateway",
                 "ec2:AttachInternetGateway",
                 "ec2:DetachInternetGateway",
-                "ec2:CreateRouteTable",
                 "ec2:DeleteRouteTable",
                 "ec2:CreateRoute",
                 "ec2:DeleteRoute",
                 "ec2:AssociateRouteTable",
                 "ec2:DisassociateRouteTable",
-                "ec2:CreateSecurityGroup",
                 "ec2:DeleteSecurityGroup",
                 "ec2:AuthorizeSecurityGroupEgress",
                 "ec2:RevokeSecurityGroupEgress",
                 "ec2:RevokeSecurityGroupIngress",
                 "ec2:CreateTags",
                 "ec2:DeleteTags",
-                "ec2:Describe*",
             ],
-            "Resource": "*",
-            "Condition": in_region,
+            "Resource": [
+                f"{ec2}:vpc/*",
+                f"{ec2}:subnet/*",
+                f"{ec2}:internet-gateway/*",
+                f"{ec2}:route-table/*",
+                f"{ec2}:security-group/*",
+                f"{ec2}:security-group-rule/*",
+            ],
+            "Condition": tagged_resource,
         },
+        # Describe calls have no resource type (Service Authorization Reference, EC2).
+        {"Sid": "NetworkRead", "Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*", "Condition": in_region},
         {
             "Sid": "Registry",
             "Effect": "Allow",
@@ -168,8 +372,9 @@ def deploy_policy(project: str, account_id: str, region: str) -> dict:
                 "ecr:BatchGetImage",
                 "ecr:GetDownloadUrlForLayer",
             ],
-            "Resource": f"arn:aws:ecr:{region}:{account_id}:repository/{project}*",
+            "Resource": repository_arn(project, account_id, region),
         },
+        # GetAuthorizationToken has no resource type (Service Authorization Reference, ECR).
         {"Sid": "RegistryLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
         {
             "Sid": "Cluster",
@@ -184,8 +389,14 @@ def deploy_policy(project: str, account_id: str, region: str) -> dict:
                 "ecs:UntagResource",
                 "ecs:ListTagsForResource",
             ],
-            "Resource": "*",
-            "Condition": in_region,
+            "Resource": cluster_arn(project, account_id, region),
+        },
+        {
+            "Sid": "EcsServiceLinkedRole",
+            "Effect": "Allow",
+            "Action": "iam:CreateServiceLinkedRole",
+            "Resource": f"arn:aws:iam::{account_id}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS",
+            "Condition": {"StringEquals": {"iam:AWSServiceName": "ecs.amazonaws.com"}},
         },
         {
             "Sid": "Logs",
@@ -200,52 +411,190 @@ def deploy_policy(project: str, account_id: str, region: str) -> dict:
                 "logs:ListTagsForResource",
                 "logs:TagLogGroup",
             ],
-            "Resource": f"arn:aws:logs:{region}:{account_id}:log-group:/ecs/{project}*",
+            "Resource": [
+                log_group_arn(project, account_id, region),
+                f"{log_group_arn(project, account_id, region)}:*",
+            ],
         },
+        # DescribeLogGroups has no resource type (Service Authorization Reference, CloudWatch Logs).
         {"Sid": "LogsDescribe", "Effect": "Allow", "Action": "logs:DescribeLogGroups", "Resource": "*"},
         {
-            "Sid": "Lake",
-            "Effect": "Allow",
-            "Action": [
-                "s3:CreateBucket",
-                "s3:DeleteBucket",
-                "s3:ListBucket",
-                "s3:ListBucketVersions",
-                "s3:GetBucket*",
-                "s3:PutBucket*",
-                "s3:DeleteBucketPolicy",
-                "s3:GetEncryptionConfiguration",
-                "s3:PutEncryptionConfiguration",
-                "s3:GetLifecycleConfiguration",
-                "s3:PutLifecycleConfiguration",
-                "s3:GetAccelerateConfiguration",
-                "s3:GetReplicationConfiguration",
-                "s3:GetAnalyticsConfiguration",
-                "s3:GetIntelligentTieringConfiguration",
-                "s3:GetInventoryConfiguration",
-                "s3:GetMetricsConfiguration",
-            ],
-            "Resource": f"arn:aws:s3:::{project}-*",
-        },
-        {
-            "Sid": "Roles",
+            "Sid": "CreateWithinTheBoundary",
             "Effect": "Allow",
             "Action": [
                 "iam:CreateRole",
+                "iam:PutRolePolicy",
+                "iam:DeleteRolePolicy",
+                "iam:PutRolePermissionsBoundary",
+                "iam:CreateUser",
+                "iam:PutUserPolicy",
+                "iam:DeleteUserPolicy",
+                "iam:PutUserPermissionsBoundary",
+            ],
+            "Resource": [*roles, user],
+            "Condition": within_boundary,
+        },
+        {
+            "Sid": "ManageThePipelineRoles",
+            "Effect": "Allow",
+            "Action": [
                 "iam:DeleteRole",
                 "iam:GetRole",
                 "iam:UpdateRole",
                 "iam:TagRole",
                 "iam:UntagRole",
-                "iam:PutRolePolicy",
                 "iam:GetRolePolicy",
-                "iam:DeleteRolePolicy",
                 "iam:ListRolePolicies",
                 "iam:ListAttachedRolePolicies",
                 "iam:ListInstanceProfilesForRole",
                 "iam:UpdateAssumeRolePolicy",
             ],
-            "Resource": role_arns,
+            "Resource": roles,
+        },
+        {
+            "Sid": "ManageTheSubmitterUserAndRotateItsKey",
+            "Effect": "Allow",
+            "Action": [
+                "iam:DeleteUser",
+                "iam:GetUser",
+                "iam:TagUser",
+                "iam:UntagUser",
+                "iam:GetUserPolicy",
+                "iam:ListUserPolicies",
+                "iam:ListAttachedUserPolicies",
+                "iam:ListGroupsForUser",
+                "iam:ListAccessKeys",
+                "iam:CreateAccessKey",
+                "iam:DeleteAccessKey",
+                "iam:ListMFADevices",
+                "iam:ListSigningCertificates",
+                "iam:ListSSHPublicKeys",
+                "iam:ListServiceSpecificCredentials",
+                "iam:GetLoginProfile",
+            ],
+            "Resource": user,
+        },
+        {
+            "Sid": "NeverTheDeployRoleOrTheBoundary",
+            "Effect": "Deny",
+            "Action": [
+                "iam:AttachRolePolicy",
+                "iam:DeleteRole",
+                "iam:DeleteRolePermissionsBoundary",
+                "iam:DeleteRolePolicy",
+                "iam:PutRolePermissionsBoundary",
+                "iam:PutRolePolicy",
+                "iam:UpdateAssumeRolePolicy",
+                "iam:UpdateRole",
+                "iam:CreatePolicyVersion",
+                "iam:DeletePolicy",
+                "iam:DeletePolicyVersion",
+                "iam:SetDefaultPolicyVersion",
+            ],
+            "Resource": [role_arn(project, account_id, "deploy"), boundary_arn(project, account_id)],
+        },
+        {
+            "Sid": "NoRoleOrUserLeavesTheBoundary",
+            "Effect": "Deny",
+            "Action": ["iam:DeleteRolePermissionsBoundary", "iam:DeleteUserPermissionsBoundary"],
+            "Resource": [*roles, user],
         },
         {"Sid": "WhoAmI", "Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"},
+        *front_door_deploy_statements(project, account_id, region),
     )
+
+
+def _ecs_parts(arn: str) -> tuple[str, str, str]:
+    """(region, account, name) of arn:aws:ecs:REGION:ACCOUNT:cluster/NAME."""
+    _, _, _, region, account_id, resource = arn.split(":", 5)
+    return region, account_id, resource.split("/", 1)[1]
+
+
+def front_door_policy(bucket_arn: str, parameter_arns: list[str], log_group_arn: str, prefix: str = "inbox/") -> dict:
+    """The push front door (Lambda) may put objects under the inbox, read its two parameters, log.
+
+    No kms:Decrypt: its SecureStrings use the AWS managed key aws/ssm, whose key policy lets
+    any principal of the account use it through SSM (AWS Systems Manager User Guide, "How
+    AWS Systems Manager Parameter Store uses AWS KMS").
+    """
+    return _document(
+        {"Sid": "Inbox", "Effect": "Allow", "Action": "s3:PutObject", "Resource": f"{bucket_arn}/{prefix}*"},
+        {"Sid": "Parameters", "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": parameter_arns},
+        {
+            "Sid": "Logs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"{log_group_arn}:*",
+        },
+    )
+
+
+def front_door_deploy_statements(project: str, account_id: str, region: str) -> list[dict]:
+    """What the deploy role adds for the front door: its Lambda, URL, parameters, log group, role.
+
+    The deploy script (deploy/prefect_cloud.py) writes the parameters' values; Pulumi only
+    creates them with a placeholder, so neither the token nor the webhook URL is in its state.
+    """
+    return [
+        {
+            "Sid": "FrontDoorFunction",
+            "Effect": "Allow",
+            "Action": [
+                "lambda:CreateFunction",
+                "lambda:DeleteFunction",
+                "lambda:GetFunction",
+                "lambda:GetFunctionConfiguration",
+                "lambda:GetFunctionCodeSigningConfig",
+                "lambda:UpdateFunctionCode",
+                "lambda:UpdateFunctionConfiguration",
+                "lambda:ListVersionsByFunction",
+                "lambda:CreateFunctionUrlConfig",
+                "lambda:GetFunctionUrlConfig",
+                "lambda:UpdateFunctionUrlConfig",
+                "lambda:DeleteFunctionUrlConfig",
+                "lambda:AddPermission",
+                "lambda:RemovePermission",
+                "lambda:GetPolicy",
+                "lambda:TagResource",
+                "lambda:UntagResource",
+                "lambda:ListTags",
+            ],
+            "Resource": f"arn:aws:lambda:{region}:{account_id}:function:{project}-*",
+        },
+        {
+            "Sid": "FrontDoorParameters",
+            "Effect": "Allow",
+            "Action": [
+                "ssm:PutParameter",
+                "ssm:GetParameter",
+                "ssm:GetParameters",
+                "ssm:DeleteParameter",
+                "ssm:AddTagsToResource",
+                "ssm:RemoveTagsFromResource",
+                "ssm:ListTagsForResource",
+            ],
+            "Resource": f"arn:aws:ssm:{region}:{account_id}:parameter/{project}/*",
+        },
+        {"Sid": "FrontDoorParametersDescribe", "Effect": "Allow", "Action": "ssm:DescribeParameters", "Resource": "*"},
+        {
+            "Sid": "FrontDoorLogs",
+            "Effect": "Allow",
+            "Action": [
+                "logs:CreateLogGroup",
+                "logs:DeleteLogGroup",
+                "logs:PutRetentionPolicy",
+                "logs:DeleteRetentionPolicy",
+                "logs:TagResource",
+                "logs:UntagResource",
+                "logs:ListTagsForResource",
+            ],
+            "Resource": f"arn:aws:logs:{region}:{account_id}:log-group:/aws/lambda/{project}-*",
+        },
+        {
+            "Sid": "FrontDoorPassRole",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": f"arn:aws:iam::{account_id}:role/{project}-front-door",
+            "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
+        },
+    ]

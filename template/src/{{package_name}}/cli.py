@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 from datetime import date
 from pathlib import Path
 
@@ -20,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     webhook.add_argument("--port", type=int, default=8787)
 
     replay = commands.add_parser("replay", help="process a raw message again from the lake (after a failed run)")
-    replay.add_argument("key", help="the raw message's lake key, e.g. raw/feed=.../<mRID>_r1.xml")
+    replay.add_argument("key", help="the lake key of a landed message, e.g. inbox/type=.../<mRID>_r1_<digest>.xml")
 
     backfill = commands.add_parser("backfill", help="pull a date range from the ENTSO-E API into the lake")
     backfill.add_argument("start", type=date.fromisoformat, help="first day, YYYY-MM-DD")
@@ -42,11 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_webhook(args.host, args.port)
     if args.command == "replay":
         from .flows import process_message
-        from .lake import open_lake
-        from .settings import Settings
 
-        raw = open_lake(Settings()).get(args.key).decode("utf-8")
-        summary = process_message(raw, replay=True)
+        summary = process_message(args.key, replay=True)
         print(summary.skipped or f"sent {summary.subject!r} to {', '.join(summary.recipients)}")
         return 0
     if args.command == "backfill":
@@ -71,14 +69,19 @@ def run_webhook(host: str, port: int) -> int:
     import uvicorn
     from prefect.settings import PREFECT_API_URL
 
-    from .local.receiver import create_app
+    from .local.receiver import WEBHOOK_PATH, create_app
     from .local.served_deployment import serve_push_deployment
 
     api_url = PREFECT_API_URL.value()
     if not api_url:
         raise SystemExit("set PREFECT_API_URL (a local `prefect server start`, or Prefect Cloud)")
-    server = uvicorn.Server(uvicorn.Config(create_app(api_url), host=host, port=port, log_level="warning"))
+    token = os.environ.get("FRONT_DOOR_TOKEN", "")
+    shown = "<FRONT_DOOR_TOKEN>"
+    if not token:  # a throwaway token for this local run only
+        token = shown = secrets.token_urlsafe(24)
+    app = create_app(api_url, token, f"http://{host}:{port}{WEBHOOK_PATH}")
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
-    print(f"Receiving ENTSO-E push messages on http://{host}:{port}/", flush=True)
+    print(f"Receiving ENTSO-E push messages on http://{host}:{port}/{shown}", flush=True)
     serve_push_deployment()
     return 0

@@ -18,7 +18,10 @@ import pandas as pd
 from lxml import etree  # pyright: ignore[reportAttributeAccessIssue]  # compiled, ships no types
 
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
-COLUMNS = ["start", "resolution", "area", "direction", "psr_type", "business_type", "value", "unit"]
+COLUMNS = ["start", "resolution", "area", "direction", "psr_type", "business_type", "sequence", "value", "unit"]
+# classificationSequence_AttributeInstanceComponent.position: DE-LU/AT day-ahead prices come as
+# two sequences, 1 = the SDAC (EU single day-ahead coupling) auction, 2 = EXAA; "" elsewhere.
+_SEQUENCE = "classificationSequence_AttributeInstanceComponent.position"
 SUPPORTED_ROOTS = {"GL_MarketDocument", "Publication_MarketDocument"}
 
 # Which element of a TimeSeries names its area, and whether that is the in or out side.
@@ -246,7 +249,7 @@ class _FrameBuilder:
         self._starts: list[np.ndarray] = []
         self._values: list[np.ndarray] = []
         self._resolutions: list[int] = []
-        self._labels: list[tuple[str, str, str, str, str]] = []
+        self._labels: list[tuple[str, str, str, str, str, str]] = []
         self._xpaths: dict[str, tuple[etree.XPath, etree.XPath]] = {}
 
     def _points_xpath(self, ns: str) -> tuple[etree.XPath, etree.XPath]:
@@ -288,7 +291,7 @@ class _FrameBuilder:
         tag = series.tag
         ns = tag[1 : tag.index("}")] if tag.startswith("{") else ""
         positions_of, values_of = self._points_xpath(ns)
-        labels = (area, direction, psr_type, business_type, unit)
+        labels = (area, direction, psr_type, business_type, _child_text(series, _SEQUENCE) or "", unit)
         for number, period in enumerate(_children(series, "Period"), start=1):
             self._add_period(period, f"{where}, Period {number}", curve, labels, positions_of, values_of)
 
@@ -335,10 +338,10 @@ class _FrameBuilder:
             "start": pd.DatetimeIndex(np.concatenate(self._starts).view("datetime64[ns]"), tz="UTC"),
             "resolution": pd.to_timedelta(np.repeat(np.array(self._resolutions, dtype=np.int64), counts), unit="ns"),
         }
-        for index, name in enumerate(["area", "direction", "psr_type", "business_type"]):
+        for index, name in enumerate(["area", "direction", "psr_type", "business_type", "sequence"]):
             columns[name] = _categorical([labels[index] for labels in self._labels], counts)
         columns["value"] = np.concatenate(self._values)
-        columns["unit"] = _categorical([labels[4] for labels in self._labels], counts)
+        columns["unit"] = _categorical([labels[5] for labels in self._labels], counts)
         return pd.DataFrame(columns, columns=COLUMNS)
 
 
@@ -362,6 +365,7 @@ def empty_frame() -> pd.DataFrame:
             "direction": pd.Categorical([]),
             "psr_type": pd.Categorical([]),
             "business_type": pd.Categorical([]),
+            "sequence": pd.Categorical([]),
             "value": np.array([], dtype=np.float64),
             "unit": pd.Categorical([]),
         },

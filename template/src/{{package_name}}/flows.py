@@ -2,13 +2,14 @@
 
 process_message: read -> land raw and tidy data -> enrich from the API -> email -> summary.
 backfill: a date range from the API into the lake, fanned out to one run per chunk (backfill_chunk).
-poll_latest: the scheduled fallback when no push message arrives.
+poll_latest: the scheduled fallback: landed messages whose event was lost, then the API.
 """
 
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 import pandas as pd
@@ -28,11 +29,12 @@ from .documents import Document
 from .emailing import send_newsletter
 from .entsoe_api import Fetched, fetch, load_api_key, make_client
 from .feeds import FEEDS, Feed
+from .front_door import INBOX, Refused, split_message
 from .intake import accept
 from .lake import Lake, document_name, open_lake, parquet_bytes, partition, safe_name
 from .newsletter import Newsletter, compose
 from .settings import Settings
-from .transforms import chart_bars, series_table, trim, with_reference
+from .transforms import chart_bars, select_sequence, series_table, trim, with_reference
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class RunSummary:
     lake_files: list[str] = field(default_factory=list)
     markdown: str = ""
     skipped: str | None = None
+    documents: list[RunSummary] = field(default_factory=list)  # one per document, when a message holds several
 
 
 @task(name="read document", cache_policy=NO_CACHE)
@@ -81,14 +84,23 @@ def _with_retries(settings: Settings):
 
 @flow(name="process-message", log_prints=True)
 def process_message(event_msg: str, replay: bool = False) -> RunSummary:
-    """Handle one ENTSO-E push message (SOAP envelope or bare market document), exactly once.
+    """Handle one ENTSO-E push message, exactly once per document revision.
 
-    `replay` takes over a claim left by a run that died; a failed run releases its own.
+    `event_msg` is what the trigger passes, the front door's small event (JSON with the lake
+    `key` of the landed message), or for manual runs a lake key, a bare market document or a
+    whole push envelope (each of its documents is processed). `replay` takes over a claim left
+    by a run that died; a failed run releases its own.
     """
     logger = get_run_logger()
     settings = Settings()
     feed = FEEDS[settings.feed]
-    raw = event_msg.encode("utf-8")
+    lake = open_lake(settings)
+    raw = message_bytes(event_msg, lake)
+    parts = _documents_in(raw)
+    if len(parts) > 1:
+        logger.info("The message holds %d documents: processing each", len(parts))
+        summaries = [process_message(part, replay=replay) for part in parts]
+        return replace(summaries[0], documents=summaries)
     document = read_message(raw, feed, settings)
     area = area_for_code(document.area)
     logger.info(
@@ -99,7 +111,6 @@ def process_message(event_msg: str, replay: bool = False) -> RunSummary:
         area.name,
         len(document.frame),
     )
-    lake = open_lake(settings)
     run_id = str(flow_run.get_id() or "local")
     decision = ledger.claim(lake, feed.name, document, run_id, force=replay)
     if not decision.proceed:
@@ -117,6 +128,31 @@ def process_message(event_msg: str, replay: bool = False) -> RunSummary:
     return summary
 
 
+def message_bytes(event_msg: str, lake: Lake) -> bytes:
+    """The raw message an `event_msg` stands for: the event's lake key, a lake key, or the XML itself."""
+    text = event_msg.strip()
+    if text.startswith("{"):
+        try:
+            key = json.loads(text)["key"]
+        except (ValueError, KeyError, TypeError):
+            raise ValueError(f"event_msg is JSON but not a front-door event with a lake key: {text[:200]!r}") from None
+        return lake.get(key)
+    if text and not text.startswith("<") and len(text) < 1024 and lake.exists(text):
+        return lake.get(text)
+    return event_msg.encode("utf-8")  # the message itself: read_document names what is wrong
+
+
+def _documents_in(raw: bytes) -> list[str]:
+    """The documents of a message holding more than one; otherwise [] (read it as it is)."""
+    if raw.count(b"_MarketDocument") <= 2:  # one document: its start and end tag
+        return []
+    try:
+        parts = split_message(raw)
+    except Refused:
+        return []  # read_document names the problem
+    return [p.data.decode("utf-8") for p in parts] if len(parts) > 1 else []
+
+
 def _process(feed: Feed, area, document: Document, raw: bytes, lake: Lake, settings: Settings) -> RunSummary:
     """Raw and tidy data first (a later failure loses nothing), then enrichment, then the email."""
     keys = land(lake, feed, document, raw, document.frame)
@@ -130,15 +166,23 @@ def _process(feed: Feed, area, document: Document, raw: bytes, lake: Lake, setti
         reference_frame = trim(reference.document.frame, start, end)
         keys += land(lake, feed, reference.document, reference.raw, reference_frame, prefix="enrichment/")
 
-    newsletter = newsletter_for(feed, area, document, reference_frame)
+    newsletter = newsletter_for(feed, area, document, reference_frame, settings.price_sequence)
     recipients = send_newsletter(newsletter, settings)
     return _summary(feed, document, newsletter, recipients, [lake.describe(k) for k in keys], reference is not None)
 
 
-def newsletter_for(feed: Feed, area, document: Document, reference: pd.DataFrame | None) -> Newsletter:
-    """The newsletter for a document and its (trimmed) enrichment: statistics, chart, layout."""
-    table = with_reference(series_table(document.frame, feed), reference, feed)
-    return compose(feed, area, document, table, chart_bars(document.frame, feed), defaults.PROJECT_NAME)
+def newsletter_for(
+    feed: Feed, area, document: Document, reference: pd.DataFrame | None, sequence: str = "1"
+) -> Newsletter:
+    """The newsletter for a document and its (trimmed) enrichment: statistics, chart, layout.
+
+    Of a document with several sequences (DE-LU/AT prices) it shows one, SDAC unless set.
+    """
+    frame = select_sequence(document.frame, sequence)
+    if reference is not None:
+        reference = select_sequence(reference, sequence)
+    table = with_reference(series_table(frame, feed), reference, feed)
+    return compose(feed, area, document, table, chart_bars(frame, feed), defaults.PROJECT_NAME)
 
 
 def _summary(
@@ -322,9 +366,14 @@ def _backfill_report(start: date, end: date, chunks, landed, missing) -> str:
 
 @flow(name="poll-latest", log_prints=True)
 def poll_latest(hours: int = 24) -> RunSummary | None:
-    """Scheduled fallback: fetch the last `hours` from the API and process it like a push."""
+    """Scheduled fallback: first the landed messages whose event never arrived, then the API.
+
+    The sweep processes every inbox message the ledger has not seen sent; the API poll
+    fetches the last `hours` and processes it like a push (the ledger skips what was sent).
+    """
     settings = Settings()
     feed = FEEDS[settings.feed]
+    sweep_inbox(open_lake(settings), feed)
     area = _configured_area(settings)
     client = make_client(settings, load_api_key(settings))
     end = pd.Timestamp(datetime.now(UTC)).floor("h")
@@ -336,6 +385,36 @@ def poll_latest(hours: int = 24) -> RunSummary | None:
         get_run_logger().warning("ENTSO-E has published nothing for %s since %s", area.name, start)
         return None
     return process_message(fetched.raw.decode("utf-8"))
+
+
+def sweep_inbox(lake: Lake, feed: Feed) -> list[str]:
+    """Processes the landed messages of this feed that the ledger has not seen sent; returns their keys.
+
+    A message that fails is logged and left for the next sweep; the others still run.
+    """
+    logger = get_run_logger()
+    sent = ledger.sent_revisions(lake, feed.name)
+    pending = []
+    for key in lake.list(f"{INBOX}/type={feed.document_type}/"):
+        area, name = key.split("/")[-2].removeprefix("area="), key.rsplit("/", 1)[1]
+        mrid, revision = _inbox_name(name)
+        if mrid is None or any(r >= revision for r in sent.get((area, mrid), ())):
+            continue
+        pending.append(key)
+    for key in pending:
+        try:
+            process_message(json.dumps({"key": key}))
+        except Exception as exc:
+            logger.error("Landed message %s failed again: %s", key, exc)
+    logger.info("Swept the inbox: %d landed message(s) not yet sent", len(pending))
+    return pending
+
+
+def _inbox_name(name: str) -> tuple[str | None, int]:
+    """`<mRID>_r<revision>_<digest>.xml` (front_door.Part.key) -> (mRID as in the ledger, revision)."""
+    stem, _, _ = name.removesuffix(".xml").rpartition("_")
+    mrid, _, revision = stem.rpartition("_r")
+    return (mrid, int(revision)) if mrid and revision.isdigit() else (None, 0)
 
 
 def _configured_area(settings: Settings):

@@ -68,3 +68,14 @@ def mark_sent(lake: Lake, feed: str, document: Document, run_id: str) -> None:
     record = json.dumps({"run_id": run_id, "sent_at": time.time()}).encode()
     lake.put(_sent_key(feed, document, document.revision), record)
     lake.delete(_claim_key(feed, document))
+
+
+def sent_revisions(lake: Lake, feed: str) -> dict[tuple[str, str], set[int]]:
+    """Every sent revision of the feed, by (area, mRID as a file name): one listing for a sweep."""
+    sent: dict[tuple[str, str], set[int]] = {}
+    for key in lake.list(f"ledger/feed={feed}/"):
+        if key.endswith(".sent"):
+            _, area, mrid, name = key.rsplit("/", 3)
+            revision = name.removeprefix("r").removesuffix(".sent")
+            sent.setdefault((area.removeprefix("area="), mrid), set()).add(int(revision))
+    return sent

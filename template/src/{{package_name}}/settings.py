@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     smtp_retries: int = 3
     smtp_retry_delay_s: float = 5.0
 
+    # Day-ahead prices with two sequences (DE-LU/AT): the newsletter shows this one; "1" is
+    # the SDAC auction, "2" EXAA. The lake keeps both (the tidy `sequence` column).
+    price_sequence: str = "1"
+
     # Alerts (automations.yaml): who gets them, and the waits that override the file's
     # (seconds; unset keeps the file's value). The deploy saves the notification blocks.
     alert_recipients: list[str] = Field(default_factory=lambda: list(defaults.ALERT_RECIPIENTS))

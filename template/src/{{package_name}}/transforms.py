@@ -113,3 +113,10 @@ def chart_bars(frame: pd.DataFrame, feed: Feed, max_bars: int = 48) -> list[Bar]
         grouped = data.groupby("bucket")
         values = grouped["weighted"].sum() / grouped["hours"].sum()
     return [Bar(start=pd.Timestamp(ts), value=float(v)) for ts, v in zip(values.index, values, strict=True)]
+
+
+def select_sequence(frame: pd.DataFrame, sequence: str) -> pd.DataFrame:
+    """Only the given classification sequence, where a document has several (DE-LU/AT prices)."""
+    if "sequence" not in frame or frame["sequence"].nunique() < 2 or sequence not in set(frame["sequence"]):
+        return frame
+    return frame[frame["sequence"] == sequence].reset_index(drop=True)

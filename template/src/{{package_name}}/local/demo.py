@@ -1,15 +1,16 @@
 """`python -m <package> demo`: the whole pipeline on this machine, no account, no internet.
 
 Starts what production has elsewhere (a Prefect server unless PREFECT_API_URL is set, the
-stand-in ENTSO-E API, an SMTP server writing to outbox/, the webhook receiver with the served
-push deployment), then posts the bundled sample push message of your feed to the receiver,
-as ENTSO-E would, and waits for the newsletter.
+stand-in ENTSO-E API, an SMTP server writing to outbox/, the front door with a stand-in for
+the Cloud webhook, and the served push deployment), then posts the bundled sample push message
+of your feed to the front door, as ENTSO-E would, and waits for the newsletter.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -81,7 +82,7 @@ def run_demo(workdir: Path) -> int:
     log = workdir / "webhook.log"
     with local_environment(workdir) as (api_url, outbox, _), webhook_process(api_url, log) as receiver_url:
         print(f"Prefect API: {api_url} (the served flow's log: {log})")
-        print(f"Posting samples/push/{feed}.xml to the webhook receiver at {receiver_url}")
+        print(f"Posting samples/push/{feed}.xml to the front door at {receiver_url.rpartition('/')[0]}/<token>")
         response = httpx.post(receiver_url, content=sample_push_message(feed).encode(), timeout=30)
         response.raise_for_status()
         received = wait_for_mail(outbox, count=1)
@@ -134,9 +135,10 @@ def wait_for_mail(outbox, count: int, timeout_s: float = 120.0):
 
 @contextlib.contextmanager
 def webhook_process(api_url: str, log: Path):
-    """`python -m <package> webhook` in a child process, until the block ends; yields its URL."""
+    """`python -m <package> webhook` in a child process, until the block ends; yields the front door's URL."""
     port = free_port()
-    env = {**os.environ, "PREFECT_API_URL": api_url, "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
+    token = secrets.token_urlsafe(24)  # the secret path, as the Lambda's function URL has one
+    env = {**os.environ, "PREFECT_API_URL": api_url, "PREFECT_RUNNER_POLL_FREQUENCY": "1", "FRONT_DOOR_TOKEN": token}
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as output:
         process = subprocess.Popen(
@@ -148,7 +150,7 @@ def webhook_process(api_url: str, log: Path):
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_until_ready(url, api_url, process)
-        yield url
+        yield f"{url}{token}"
     finally:
         process.send_signal(signal.SIGINT)
         try:

@@ -1,73 +1,89 @@
-"""`python -m <package> webhook`: the local stand-in for the Prefect Cloud webhook.
+"""`python -m <package> webhook`: the front door and the Cloud webhook, both on this machine.
 
-An ASGI app that takes what ENTSO-E pushes (a SOAP RequestMessage carrying the document),
-checks it, answers with a SOAP ResponseMessage as the push protocol expects, and turns it
-into the very event the Cloud webhook makes (events.py), posted to the Prefect events API.
-Bad messages are answered with a SOAP fault naming the problem and never become events.
+Two routes, as production has two hosts:
+
+- `POST /<token>`: the push front door (front_door.py, the very handler the Lambda runs),
+  landing into the configured lake and posting its small events to the route below;
+- `POST /hooks/local`: a stand-in for the Prefect Cloud webhook. It renders the same template
+  Cloud would (events.WEBHOOK_TEMPLATE) and posts the event to the Prefect events API,
+  answering 204 or 400 as Cloud does (503 when the Prefect API cannot be reached).
 """
 
 from __future__ import annotations
 
-from xml.sax.saxutils import escape
-
 import httpx
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from ..documents import AcknowledgementError, DocumentError
-from ..events import push_event
+from ..events import render_webhook
 from ..feeds import FEEDS
-from ..intake import accept
+from ..front_door import FrontDoor, Reply, post_json, soap_reply
+from ..lake import open_lake
 from ..settings import Settings
 
-SOAP = "application/soap+xml; charset=utf-8"
+WEBHOOK_PATH = "/hooks/local"
 
 
-def soap_reply(result: str, detail: str = "") -> str:
-    error = f"<msg:Error><msg:details>{escape(detail)}</msg:details></msg:Error>" if detail else ""
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        '<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"><env:Body>'
-        '<msg:ResponseMessage xmlns:msg="http://iec.ch/TC57/2011/schema/message">'
-        "<msg:Header><msg:Verb>reply</msg:Verb><msg:Noun>ETP-DOCUMENT</msg:Noun></msg:Header>"
-        f"<msg:Reply><msg:Result>{result}</msg:Result>{error}</msg:Reply>"
-        "</msg:ResponseMessage></env:Body></env:Envelope>"
+def local_front_door(settings: Settings, token: str, webhook_url: str) -> FrontDoor:
+    """The front door as the local receiver hosts it: the configured lake, the local webhook."""
+    lake = open_lake(settings)
+    return FrontDoor(
+        token=token,
+        document_types=frozenset({FEEDS[settings.feed].document_type}),
+        land=lake.put,
+        notify=lambda event: post_json(webhook_url, event),
+        max_bytes=settings.max_document_bytes,
     )
 
 
-def create_app(api_url: str, settings: Settings | None = None) -> Starlette:
+def create_app(api_url: str, token: str, webhook_url: str, settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
-    feed = FEEDS[settings.feed]
+    door = local_front_door(settings, token, webhook_url)
     events_url = f"{api_url.rstrip('/')}/events"
     client = httpx.AsyncClient(timeout=10)
 
-    async def receive(request: Request) -> Response:
+    async def front(request: Request) -> Response:
+        limit = settings.max_document_bytes
         declared = int(request.headers.get("content-length") or 0)
-        if declared > settings.max_document_bytes:
-            return _refuse(413, f"message is {declared:,} bytes, over the limit of {settings.max_document_bytes:,}")
+        if declared > limit:
+            return _too_large(f"message is {declared:,} bytes, over the limit of {limit:,}")
         buffer = bytearray()  # appending to bytes would copy the whole body per chunk
         async for chunk in request.stream():
             buffer.extend(chunk)
-            if len(buffer) > settings.max_document_bytes:
-                return _refuse(413, f"message is over the limit of {settings.max_document_bytes:,} bytes")
-        body = bytes(buffer)
+            if len(buffer) > limit:
+                return _too_large(f"message is over the limit of {limit:,} bytes")
+        reply = await run_in_threadpool(door.handle, request.method, request.url.path, bytes(buffer))
+        return _send(reply)
+
+    async def webhook(request: Request) -> Response:
         try:
-            accept(body, feed, settings)
-            text = body.decode("utf-8")
-        except (DocumentError, AcknowledgementError, UnicodeDecodeError) as exc:
-            return _refuse(400, str(exc))
-        response = await client.post(events_url, json=[push_event(text)])
-        if response.status_code >= 300:
-            return _refuse(503, f"Prefect did not take the event (HTTP {response.status_code}); send again later")
-        return Response(soap_reply("OK"), media_type=SOAP)
+            event = render_webhook(await request.body(), dict(request.headers))
+        except Exception:  # like Cloud: a body the template cannot turn into an event is a 400
+            return Response(status_code=400)
+        try:
+            response = await client.post(events_url, json=[event])
+        except httpx.HTTPError:
+            return Response(status_code=503)
+        return Response(status_code=204 if response.status_code < 300 else 503)
 
     async def health(_: Request) -> Response:
         return PlainTextResponse("ok")
 
-    return Starlette(routes=[Route("/", receive, methods=["POST"]), Route("/health", health)])
+    return Starlette(
+        routes=[
+            Route("/health", health),
+            Route(WEBHOOK_PATH, webhook, methods=["POST"]),
+            Route("/{token:path}", front, methods=["GET", "POST", "PUT"]),
+        ]
+    )
 
 
-def _refuse(status: int, detail: str) -> Response:
-    return Response(soap_reply("FAILED", detail), status_code=status, media_type=SOAP)
+def _send(reply: Reply) -> Response:
+    return Response(reply.body, status_code=reply.status, headers=reply.headers)
+
+
+def _too_large(detail: str) -> Response:
+    return _send(Reply(413, soap_reply("FAILED", detail)))

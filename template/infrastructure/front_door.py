@@ -1,0 +1,120 @@
+"""The push front door: a Lambda behind a function URL that ENTSO-E's push subscription posts to.
+
+The handler is the package's front_door.py, shipped as the one file it is (standard library
+and boto3, which the Lambda runtime has), so the package is built here, deterministically:
+an AssetArchive of one file, which Pulumi hashes by content. The secret path token and the
+Prefect Cloud webhook URL live in two SSM SecureStrings that Pulumi creates with a placeholder
+and never reads back (`ignore_changes`): deploy/prefect_cloud.py writes their values, so
+neither is in the Pulumi state, a rendered file or a log.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+import components
+import policies
+
+# Which document type each feed takes (the package's feeds.py; a test keeps them equal).
+DOCUMENT_TYPES = {
+    "actual_generation": "A75",
+    "wind_solar_forecast": "A69",
+    "total_load": "A65",
+    "day_ahead_prices": "A44",
+}
+PLACEHOLDER = "unset: deploy/prefect_cloud.py setup writes the value"
+RUNTIME = "python3.13"
+MEMORY_MB = 512  # a 6 MB message, base64-decoded, parsed once: far below; more memory = more CPU
+TIMEOUT_S = 30
+
+
+@dataclass
+class FrontDoor:
+    function: aws.lambda_.Function
+    url: aws.lambda_.FunctionUrl
+    token_parameter: aws.ssm.Parameter
+    webhook_parameter: aws.ssm.Parameter
+
+
+def handler_file(package: str) -> Path:
+    return Path(__file__).resolve().parents[1] / "src" / package / "front_door.py"
+
+
+def front_door(project: str, account_id: str, package: str, feed: str, bucket_name: str) -> FrontDoor:
+    name = f"{project}-front-door"
+    tags = components.tags(project, "front-door")
+    logs = aws.cloudwatch.LogGroup(
+        name, name=f"/aws/lambda/{name}", retention_in_days=components.LOG_RETENTION_DAYS, tags=tags
+    )
+    unread = pulumi.ResourceOptions(ignore_changes=["value"])
+    token = aws.ssm.Parameter(
+        f"{name}-token",
+        name=f"/{project}/front-door/token",
+        type="SecureString",
+        value=PLACEHOLDER,
+        tags=tags,
+        opts=unread,
+    )
+    webhook = aws.ssm.Parameter(
+        f"{name}-webhook-url",
+        name=f"/{project}/front-door/webhook-url",
+        type="SecureString",
+        value=PLACEHOLDER,
+        tags=tags,
+        opts=unread,
+    )
+    policy = pulumi.Output.all(token.arn, webhook.arn, logs.arn).apply(
+        lambda a: json.dumps(policies.front_door_policy(f"arn:aws:s3:::{bucket_name}", [a[0], a[1]], a[2]))
+    )
+    role = components.role(
+        project,
+        account_id,
+        "front-door",
+        json.dumps(policies.service_trust("lambda.amazonaws.com")),
+        policy,
+        "front-door",
+    )
+    function = aws.lambda_.Function(
+        name,
+        name=name,
+        runtime=RUNTIME,
+        architectures=["arm64"],
+        handler="front_door.lambda_handler",
+        role=role.arn,
+        code=pulumi.AssetArchive({"front_door.py": pulumi.FileAsset(str(handler_file(package)))}),
+        memory_size=MEMORY_MB,
+        timeout=TIMEOUT_S,
+        environment=aws.lambda_.FunctionEnvironmentArgs(
+            variables={
+                "LAKE_BUCKET": bucket_name,
+                "TOKEN_PARAMETER": token.name,
+                "WEBHOOK_URL_PARAMETER": webhook.name,
+                "DOCUMENT_TYPES": DOCUMENT_TYPES[feed],
+            }
+        ),
+        tags=tags,
+        opts=pulumi.ResourceOptions(depends_on=[logs]),
+    )
+    url = aws.lambda_.FunctionUrl(name, function_name=function.name, authorization_type="NONE")
+    # A public function URL needs both grants in the function's resource policy (AWS Lambda
+    # Developer Guide, "Control access to Lambda function URLs"); the token in the path is the lock.
+    aws.lambda_.Permission(
+        f"{name}-url",
+        function=function.name,
+        action="lambda:InvokeFunctionUrl",
+        principal="*",
+        function_url_auth_type="NONE",
+    )
+    aws.lambda_.Permission(
+        f"{name}-invoke",
+        function=function.name,
+        action="lambda:InvokeFunction",
+        principal="*",
+        invoked_via_function_url=True,
+    )
+    return FrontDoor(function=function, url=url, token_parameter=token, webhook_parameter=webhook)
