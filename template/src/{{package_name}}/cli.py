@@ -1,4 +1,4 @@
-"""The command line: `python -m <package> demo | webhook | replay KEY | backfill START END | query SQL | maintain`."""
+"""The command line: `python -m <package> demo | webhook | replay KEY | backfill START END | serve-backfill | query SQL | maintain`."""
 
 from __future__ import annotations
 
@@ -36,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
 
     maintain = commands.add_parser("maintain", help="compact the tables' small files and expire old snapshots")
     maintain.add_argument("--keep-days", type=float, default=None, help="snapshots to keep (default: settings)")
+    serve_backfill = commands.add_parser(
+        "serve-backfill", help="serve the backfill-chunk deployment locally, each chunk in its own process"
+    )
+    serve_backfill.add_argument("--limit", type=int, default=4, help="chunks running at once (default: 4)")
 
     args = parser.parse_args(argv)
     if args.command == "demo":
@@ -53,8 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "backfill":
         from .flows import backfill as backfill_flow
 
-        keys = backfill_flow(args.start, args.end, args.chunk_days, args.max_concurrency)
-        print("\n".join(keys))
+        landed = backfill_flow(args.start, args.end, args.chunk_days, args.max_concurrency)
+        print("\n".join(f"landed {chunk}" for chunk in landed))
+        return 0
+    if args.command == "serve-backfill":
+        from .local.served_deployment import serve_backfill_chunks
+
+        serve_backfill_chunks(limit=args.limit)
         return 0
     if args.command == "query":
         from .query import run, write

@@ -1,12 +1,22 @@
-"""The ENTSO-E REST API through entsoe-py, with failures sorted into retry or stop.
+"""The ENTSO-E REST API through entsoe-py: one rate limit, one retry policy, failures sorted.
 
-entsoe-py builds the queries; our reader parses the answers. 429, 5xx, time-outs and
-dropped connections are transient (the task retries them with back-off); 401/403 mean the
-key is wrong and stop the run with a message that says so, never an empty result.
+entsoe-py builds the queries; our reader parses the answers. Every request, from every run
+(push enrichment, poll, backfill chunks), first takes a slot of the Prefect global
+concurrency limit named by `settings.api_rate_limit` (a rate limit: slots decay), so all
+runs together stay under the platform's 400 requests per minute per token.
+
+The retry policy lives here, in `fetch`, and nowhere else:
+- 5xx, time-outs, dropped connections: retried `api_retries` times with exponential back-off;
+- 429: the token is over the limit and banned for a while; wait what the API asks
+  (Retry-After) or the ban's length (`api_ban_s`), then retry once the ban is over, because
+  retrying during a ban extends it;
+- 401/403: the key is wrong; stop at once with a message that says so, never an empty result.
 """
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,6 +25,8 @@ import requests
 from entsoe.entsoe import EntsoeRawClient
 from entsoe.exceptions import NoMatchingDataError
 from prefect.blocks.system import Secret
+from prefect.concurrency.sync import rate_limit
+from prefect.logging import get_logger
 
 from .documents import AcknowledgementError, Document, read_document
 from .settings import Settings, load_block
@@ -26,6 +38,10 @@ class ApiKeyRejected(RuntimeError):
 
 class TransientApiError(RuntimeError):
     """Rate limit, server error, time-out: worth a retry."""
+
+    def __init__(self, message: str, wait_s: float | None = None) -> None:
+        super().__init__(message)
+        self.wait_s = wait_s  # how long the API asked us to wait (429 Retry-After), if it did
 
 
 class ApiQueryRefused(RuntimeError):
@@ -55,7 +71,38 @@ class Fetched:
 
 
 def fetch(query: Callable[[], str], settings: Settings, what: str) -> Fetched | None:
-    """Run one query and read its answer; None when ENTSO-E has no matching data."""
+    """Run one query under the shared rate limit, with the retry policy; None when there is no data."""
+    for attempt in range(settings.api_retries + 1):
+        try:
+            return _fetch_once(query, settings, what)
+        except TransientApiError as exc:
+            if attempt == settings.api_retries:
+                raise
+            delay = retry_delay(exc, attempt, settings)
+            get_logger("entsoe_api").warning("%s; retrying in %.1f s", exc, delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def retry_delay(exc: TransientApiError, attempt: int, settings: Settings) -> float:
+    """The retry policy: a ban is waited out, anything else backs off exponentially with jitter."""
+    if exc.wait_s is not None:
+        return exc.wait_s
+    return settings.api_retry_delay_s * 2**attempt * random.uniform(1.0, 1.2)
+
+
+def take_rate_limit_slot(settings: Settings) -> None:
+    """Blocks until the shared ENTSO-E rate limit allows one more request.
+
+    Without a limit of that name on the Prefect server (the deploy creates it; a bare test
+    server may lack it) Prefect logs a warning and lets the request through: strict=False.
+    """
+    if settings.api_rate_limit:
+        rate_limit(settings.api_rate_limit, occupy=1, strict=False)
+
+
+def _fetch_once(query: Callable[[], str], settings: Settings, what: str) -> Fetched | None:
+    take_rate_limit_slot(settings)
     try:
         text = query()
     except NoMatchingDataError:
@@ -67,7 +114,14 @@ def fetch(query: Callable[[], str], settings: Settings, what: str) -> Fetched | 
                 f"ENTSO-E API rejected the API key (HTTP {status}) while fetching {what}: check that the "
                 f"Prefect Secret block {settings.entsoe_api_key_block!r} holds a valid security token"
             ) from None
-        if status == 429 or status >= 500:
+        if status == 429:
+            wait_s = _retry_after(exc.response, settings.api_ban_s)
+            raise TransientApiError(
+                f"ENTSO-E API answered HTTP 429 (rate limit, token banned) while fetching {what}: "
+                f"waiting {wait_s:.0f} s for the ban to end",
+                wait_s=wait_s,
+            ) from None
+        if status >= 500:
             raise TransientApiError(f"ENTSO-E API answered HTTP {status} while fetching {what}") from None
         raise ApiQueryRefused(f"ENTSO-E API refused the query for {what} (HTTP {status}): {_reason(exc)}") from None
     except (requests.Timeout, requests.ConnectionError) as exc:
@@ -79,6 +133,15 @@ def fetch(query: Callable[[], str], settings: Settings, what: str) -> Fetched | 
         if "No matching data" in ack.text:
             return None
         raise ApiQueryRefused(f"ENTSO-E API refused the query for {what}: {ack}") from None
+
+
+def _retry_after(response: requests.Response | None, ban_s: float) -> float:
+    """Seconds from a Retry-After header (delta-seconds form), else the platform's ban length."""
+    value = response.headers.get("Retry-After", "") if response is not None else ""
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        return ban_s
 
 
 def _reason(exc: requests.HTTPError) -> str:

@@ -1,13 +1,14 @@
 """The pipeline's story: a push message in, the lake and a newsletter out.
 
 process_message: read -> land raw and tidy data -> enrich from the API -> email -> summary.
-backfill: a date range from the API, in chunks, with bounded concurrency, into the lake.
+backfill: a date range from the API into the lake, fanned out to one run per chunk (backfill_chunk).
 poll_latest: the scheduled fallback: landed messages whose event was lost, then the API.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -15,6 +16,10 @@ import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun
+from prefect.deployments import run_deployment
+from prefect.exceptions import ObjectNotFound
 from prefect.futures import wait
 from prefect.runtime import flow_run
 
@@ -23,7 +28,7 @@ from .areas import area_for_code
 from .checks import check
 from .documents import Document
 from .emailing import send_newsletter
-from .entsoe_api import Fetched, TransientApiError, fetch, load_api_key, make_client
+from .entsoe_api import Fetched, fetch, load_api_key, make_client
 from .feeds import FEEDS, Feed
 from .front_door import INBOX, Refused, split_message
 from .intake import accept
@@ -45,17 +50,6 @@ class RunSummary:
     markdown: str = ""
     skipped: str | None = None
     documents: list[RunSummary] = field(default_factory=list)  # one per document, when a message holds several
-
-
-def _is_transient(task, task_run, state) -> bool:
-    """Retry only what a retry can fix (see entsoe_api)."""
-    try:
-        state.result()
-    except TransientApiError:
-        return True
-    except Exception:
-        return False
-    return False
 
 
 @task(name="read document", cache_policy=NO_CACHE)
@@ -98,16 +92,15 @@ def feed_table(settings: Settings, feed: Feed, enrichment: bool = False):
     return tables[1 if enrichment else 0]
 
 
-@task(name="fetch from ENTSO-E", cache_policy=NO_CACHE, retry_condition_fn=_is_transient)
+@task(name="fetch from ENTSO-E", cache_policy=NO_CACHE)
 def fetch_from_api(query, settings: Settings, what: str) -> Fetched | None:
+    """The shared rate limit and the retry policy (429: wait out the ban) live in entsoe_api.fetch."""
     return fetch(query, settings, what)
 
 
 def _with_retries(settings: Settings):
-    delays = [settings.api_retry_delay_s * 2**i for i in range(settings.api_retries)]
-    return fetch_from_api.with_options(
-        retries=settings.api_retries, retry_delay_seconds=delays, retry_jitter_factor=0.2
-    )
+    """The fetch task; it retries inside entsoe_api.fetch, the one place for the API's retry policy."""
+    return fetch_from_api
 
 
 @flow(name="process-message", log_prints=True)
@@ -242,40 +235,164 @@ def _summary(
     return RunSummary(subject=newsletter.subject, recipients=recipients, lake_files=lake_files, markdown=markdown)
 
 
+CHUNK_DEPLOYMENT = f"backfill-chunk/{defaults.PROJECT_SLUG}-backfill-chunk"
+_CHUNK_POLL_S = 1.0
+
+
 @flow(name="backfill", log_prints=True)
-def backfill(start: date, end: date, chunk_days: int = 7, max_concurrency: int = 4) -> list[str]:
-    """Pull [start, end) of the feed from the API into the lake, `max_concurrency` chunks at a time."""
+def backfill(
+    start: date,
+    end: date,
+    chunk_days: int = 7,
+    max_concurrency: int = 4,
+    fan_out: bool | None = None,
+    chunk_retries: int = 1,
+) -> list[str]:
+    """Pull [start, end) of the feed from the API into the lake; returns the chunks that landed.
+
+    With the backfill-chunk deployment on the server (prefect.yaml; locally `python -m
+    <package> serve-backfill`) and more than one chunk, the range fans out: each chunk is
+    its own run of that deployment (on AWS its own ECS task), at most `max_concurrency` at
+    a time, a failed chunk retried alone `chunk_retries` times. Without it (or with
+    fan_out=False) the chunks run in this process, `max_concurrency` at a time. Either way
+    every request takes the shared API rate limit, and rewriting a chunk is harmless, so a
+    backfill can simply be run again. Chunks still missing at the end fail the run by name.
+    """
     if end <= start:
         raise ValueError(f"backfill end ({end}) must be after start ({start})")
-    if chunk_days < 1 or max_concurrency < 1:
-        raise ValueError("chunk_days and max_concurrency must be at least 1")
+    if chunk_days < 1 or max_concurrency < 1 or chunk_retries < 0:
+        raise ValueError("chunk_days and max_concurrency must be at least 1, chunk_retries at least 0")
     logger = get_run_logger()
+    chunks = [
+        (s.date(), e.date())
+        for s, e in _chunks(pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC"), pd.Timedelta(days=chunk_days))
+    ]
+    deployment_id = _chunk_deployment_id() if fan_out is not False and len(chunks) > 1 else None
+    if fan_out and deployment_id is None:
+        raise ValueError(f"fan_out=True needs the deployment {CHUNK_DEPLOYMENT!r} on the Prefect server")
+    if deployment_id is None:
+        landed, missing = _backfill_here(chunks, max_concurrency)
+    else:
+        logger.info("Fanning %d chunks out to %s, %d at a time", len(chunks), CHUNK_DEPLOYMENT, max_concurrency)
+        landed, missing = _fan_out(deployment_id, chunks, max_concurrency, chunk_retries)
+    report = _backfill_report(start, end, chunks, landed, missing)
+    create_markdown_artifact(key="backfill-report", markdown=report, description=f"backfill {start} to {end}")
+    if missing:
+        raise RuntimeError(
+            f"backfill {start} to {end}: {len(missing)} of {len(chunks)} chunks missing, run them again: "
+            + ", ".join(f"{s} to {e}" for s, e in missing)
+        )
+    logger.info("Backfill landed all %d chunks", len(chunks))
+    return [f"{s} to {e}" for s, e in landed]
+
+
+@flow(name="backfill-chunk", log_prints=True)
+def backfill_chunk(start: date, end: date) -> list[str]:
+    """One chunk of a backfill, [start, end), from the API into the lake; returns the lake keys."""
+    # `date` is used in the body on purpose: a served run gets this function by value
+    # (cloudpickle), with only the globals its body names, and pydantic needs `date` to
+    # resolve the parameters' annotations.
+    if not (isinstance(start, date) and isinstance(end, date)):
+        raise TypeError(f"backfill_chunk takes dates, got {start!r} and {end!r}")
+    settings = Settings()
+    feed = FEEDS[settings.feed]
+    area = _configured_area(settings)
+    client = make_client(settings, load_api_key(settings))
+    s, e = pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC")
+    fetched = fetch_from_api(
+        lambda: feed.query(client, area.code, s, e), settings, f"{feed.title.lower()} {s:%Y-%m-%d} to {e:%Y-%m-%d}"
+    )
+    return _land_chunk(open_lake(settings), feed, fetched, s, e)
+
+
+def _land_chunk(lake: Lake, feed: Feed, fetched: Fetched | None, s: pd.Timestamp, e: pd.Timestamp) -> list[str]:
+    if fetched is None:
+        get_run_logger().warning("No data published for %s to %s", s, e)
+        return []
+    return land(lake, feed, fetched.document, fetched.raw, trim(fetched.document.frame, s, e))
+
+
+def _backfill_here(chunks: list[tuple[date, date]], max_concurrency: int):
+    """The in-process path: chunks as tasks of this run, `max_concurrency` at a time."""
     settings = Settings()
     feed = FEEDS[settings.feed]
     area = _configured_area(settings)
     client = make_client(settings, load_api_key(settings))
     lake = open_lake(settings)
-    fetch_chunk = _with_retries(settings)
-    chunks = list(_chunks(pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC"), pd.Timedelta(days=chunk_days)))
-    keys: list[str] = []
+    landed, missing = [], []
     for window in range(0, len(chunks), max_concurrency):
+        batch = [
+            (pd.Timestamp(s, tz="UTC"), pd.Timestamp(e, tz="UTC")) for s, e in chunks[window : window + max_concurrency]
+        ]
         futures = [
-            fetch_chunk.submit(
+            fetch_from_api.submit(
                 (lambda s=s, e=e: feed.query(client, area.code, s, e)),
                 settings,
                 f"{feed.title.lower()} {s:%Y-%m-%d} to {e:%Y-%m-%d}",
             )
-            for s, e in chunks[window : window + max_concurrency]
+            for s, e in batch
         ]
         wait(futures)
-        for (s, e), future in zip(chunks[window : window + max_concurrency], futures, strict=True):
-            fetched = future.result()
-            if fetched is None:
-                logger.warning("No data published for %s to %s", s, e)
-                continue
-            keys += land(lake, feed, fetched.document, fetched.raw, trim(fetched.document.frame, s, e))
-    logger.info("Backfill wrote %d lake files for %d chunks", len(keys), len(chunks))
-    return keys
+        for chunk, (s, e), future in zip(chunks[window : window + max_concurrency], batch, futures, strict=True):
+            try:
+                _land_chunk(lake, feed, future.result(), s, e)
+            except Exception as exc:
+                get_run_logger().error("Chunk %s to %s failed: %s", s, e, exc)
+                missing.append(chunk)
+            else:
+                landed.append(chunk)
+    return landed, missing
+
+
+def _chunk_deployment_id():
+    """The backfill-chunk deployment's id, or None when this server has none (run in-process)."""
+    with get_client(sync_client=True) as client:
+        try:
+            return client.read_deployment_by_name(CHUNK_DEPLOYMENT).id
+        except ObjectNotFound:
+            return None
+
+
+def _fan_out(deployment_id, chunks: list[tuple[date, date]], max_concurrency: int, chunk_retries: int):
+    """Child runs of the chunk deployment, at most `max_concurrency` at once; failed ones retried alone."""
+    logger = get_run_logger()
+    queue = list(chunks)
+    tries = dict.fromkeys(chunks, 0)
+    running: dict = {}  # flow run id -> chunk
+    landed, missing = [], []
+    with get_client(sync_client=True) as client:
+        while queue or running:
+            while queue and len(running) < max_concurrency:
+                chunk = queue.pop(0)
+                tries[chunk] += 1
+                run = run_deployment(
+                    deployment_id, parameters={"start": chunk[0], "end": chunk[1]}, timeout=0, as_subflow=True
+                )
+                if not isinstance(run, FlowRun):  # sync caller: the run itself (async_dispatch)
+                    raise TypeError(f"run_deployment gave {type(run).__name__}, not a flow run")
+                running[run.id] = chunk
+            time.sleep(_CHUNK_POLL_S)
+            for run_id, chunk in list(running.items()):
+                state = client.read_flow_run(run_id).state
+                if state is None or not state.is_final():
+                    continue
+                del running[run_id]
+                if state.is_completed():
+                    landed.append(chunk)
+                elif tries[chunk] <= chunk_retries:
+                    logger.warning("Chunk %s to %s ended %s; running it again", *chunk, state.name)
+                    queue.append(chunk)
+                else:
+                    logger.error("Chunk %s to %s ended %s: %s", *chunk, state.name, state.message)
+                    missing.append(chunk)
+    return sorted(landed), sorted(missing)
+
+
+def _backfill_report(start: date, end: date, chunks, landed, missing) -> str:
+    lines = [f"# Backfill {start} to {end}", "", f"- Chunks: {len(chunks)}, landed: {len(landed)}"]
+    if missing:
+        lines += [f"- Missing ({len(missing)}), run these again:", *[f"  - {s} to {e}" for s, e in missing]]
+    return "\n".join(lines)
 
 
 @flow(name="maintain-tables", log_prints=True)

@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     entsoe_timeout_s: float = 30.0
     api_retries: int = 4
     api_retry_delay_s: float = 2.0
+    # One Prefect global concurrency limit, used as a rate limit, guards every request of
+    # every run; the deploy creates it with `api_rate_limit_per_minute` (ENTSO-E allows 400
+    # per minute per token, then answers 429 and bans the token for about 10 minutes).
+    api_rate_limit: str = f"{defaults.PROJECT_SLUG}-entsoe-api"  # "" switches it off
+    api_rate_limit_per_minute: int = 300
+    api_ban_s: float = 600.0  # waited out on a 429 that names no Retry-After
 
     # Newsletter. The SMTP password, if any, lives in a Prefect Secret block.
     email_sender: str = defaults.EMAIL_SENDER
@@ -57,6 +63,13 @@ class Settings(BaseSettings):
     # Day-ahead prices with two sequences (DE-LU/AT): the newsletter shows this one; "1" is
     # the SDAC auction, "2" EXAA. The lake keeps both (the tidy `sequence` column).
     price_sequence: str = "1"
+
+    # Alerts (automations.yaml): who gets them, and the waits that override the file's
+    # (seconds; unset keeps the file's value). The deploy saves the notification blocks.
+    alert_recipients: list[str] = Field(default_factory=lambda: list(defaults.ALERT_RECIPIENTS))
+    alert_silence_s: float | None = None
+    alert_waiting_s: float | None = None
+    alert_webhook_url: str = ""  # optional Slack or generic webhook; a secret, so set it in the deploy's env
 
     # Documents larger than this are refused before parsing.
     max_document_mb: float = 100.0

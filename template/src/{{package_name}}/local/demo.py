@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 
+from ..operations import ensure_rate_limit
 from ..settings import Settings
 from .environment import environment_variables, local_settings
 from .ports import free_port
@@ -55,6 +56,7 @@ def local_environment(workdir: Path):
         from pydantic import SecretStr
 
         Secret(value=SecretStr(DEMO_API_KEY)).save(DEMO_KEY_BLOCK, overwrite=True)
+        ensure_rate_limit(Settings())  # as the deploy does: every API request takes a slot
         overrides = local_settings(
             api_url=api.url,
             api_key_block=DEMO_KEY_BLOCK,

@@ -15,7 +15,7 @@ from pathlib import Path
 from .ports import free_port
 
 
-def wait_until_healthy(api_url: str, process: subprocess.Popen | None = None, timeout_s: float = 90.0) -> None:
+def wait_until_healthy(api_url: str, process: subprocess.Popen | None = None, timeout_s: float = 180.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -44,6 +44,7 @@ def local_prefect_server(home: Path | None = None) -> Iterator[str]:
             "PREFECT_API_URL": "",
             "PREFECT_SERVER_API_HOST": "127.0.0.1",
             "PREFECT_SERVER_API_PORT": str(port),
+            "PREFECT_UI_URL": f"http://127.0.0.1:{port}",  # alerts link to runs (the `ui_url` filter)
         }
         log = open(prefect_home / "server.log", "wb")
         process = subprocess.Popen(

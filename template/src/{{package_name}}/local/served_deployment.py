@@ -1,4 +1,4 @@
-"""Serve the push deployment locally with the trigger prefect.yaml defines: one definition for both."""
+"""Serve deployments locally as prefect.yaml defines them: the push trigger, the backfill chunks."""
 
 from __future__ import annotations
 
@@ -30,3 +30,18 @@ def serve_push_deployment() -> None:
     from ..flows import process_message
 
     process_message.serve(name=push_deployment()["name"], triggers=[push_trigger()], print_starting_message=False)
+
+
+def backfill_chunk_deployment() -> dict:
+    spec = yaml.safe_load(PREFECT_YAML.read_text())
+    return next(d for d in spec["deployments"] if d["name"].endswith("-backfill-chunk"))
+
+
+def serve_backfill_chunks(limit: int | None = None) -> None:
+    """Blocks: runs backfill chunks started by a backfill run, each in its own process, `limit` at once."""
+    from ..flows import backfill_chunk
+
+    spec = backfill_chunk_deployment()
+    backfill_chunk.serve(
+        name=spec["name"], limit=limit or spec["concurrency_limit"]["limit"], print_starting_message=False
+    )

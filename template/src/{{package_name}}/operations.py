@@ -1,0 +1,227 @@
+"""What keeps the pipeline operable, set up on the Prefect server by the deploy.
+
+- The shared ENTSO-E rate limit: a global concurrency limit whose slots decay, so
+  `rate_limit()` in entsoe_api admits at most `api_rate_limit_per_minute` requests a minute
+  across every run.
+- The alerts: automations.yaml (beside prefect.yaml) holds them; `apply_automations` creates
+  or updates each by name and removes the project's automations the file no longer has.
+- Their notification blocks: an email through the project's SMTP server (an Apprise
+  `mailto://` URL in Prefect's Apprise-based block, the password read from the SMTP Secret
+  block at deploy time and stored encrypted in the block, never in a file) and, if named,
+  a generic webhook (Slack, Teams, anything that takes a JSON POST).
+
+deploy/prefect_cloud.py calls these against Prefect Cloud; the tests call them against a
+local Prefect server.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+from uuid import UUID
+
+import yaml
+from prefect.blocks.notifications import CustomWebhookNotificationBlock, SlackWebhook
+from prefect.blocks.system import Secret
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, GlobalConcurrencyLimitUpdate
+from prefect.events.actions import SendNotification
+from prefect.events.schemas.automations import AutomationCore
+from prefect.exceptions import ObjectNotFound
+from pydantic import SecretStr, TypeAdapter
+
+from . import defaults
+from .settings import Settings, load_block
+
+AUTOMATIONS_FILE = Path(__file__).resolve().parents[2] / "automations.yaml"
+EMAIL_BLOCK = f"{defaults.PROJECT_SLUG}-alerts-email"
+WEBHOOK_BLOCK = f"{defaults.PROJECT_SLUG}-alerts-webhook"
+_PREFIX = f"{defaults.PROJECT_SLUG}-"
+
+
+# ---------------------------------------------------------------- the shared API rate limit
+
+
+def rate_limit_shape(per_window: int, window_s: float = 60.0) -> tuple[int, float]:
+    """(slots, slots freed per second) that admit at most `per_window` * 1.1 requests in any window.
+
+    A limit whose slots decay lets `slots` requests through at once and `decay * window_s`
+    more within the window, so a limit of 300 slots freed at 5 a second would admit 600 in
+    a minute. Few slots (a tenth: the burst) and a decay of `per_window / window_s` keep any
+    window at `per_window` plus the burst: 330 a minute for 300.
+    """
+    return max(1, per_window // 10), per_window / window_s
+
+
+def ensure_rate_limit(settings: Settings, window_s: float = 60.0) -> None:
+    """Creates or updates the global concurrency limit every ENTSO-E request takes a slot of.
+
+    `api_rate_limit_per_minute` requests a minute (over `window_s` seconds instead, for
+    tests and benchmarks that cannot wait minutes).
+    """
+    per_window = settings.api_rate_limit_per_minute
+    if not 1 <= per_window <= 360:
+        raise ValueError(
+            "api_rate_limit_per_minute must be between 1 and 360: ENTSO-E bans a token over 400 requests "
+            f"a minute and the limit admits a burst of a tenth more, got {per_window}"
+        )
+    slots, decay = rate_limit_shape(per_window, window_s)
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(settings.api_rate_limit)
+        except ObjectNotFound:
+            client.create_global_concurrency_limit(
+                GlobalConcurrencyLimitCreate(
+                    name=settings.api_rate_limit, limit=slots, slot_decay_per_second=decay, active=True
+                )
+            )
+            print(f"created rate limit {settings.api_rate_limit}: {per_window} requests per {window_s:g} s")
+        else:
+            client.update_global_concurrency_limit(
+                settings.api_rate_limit,
+                GlobalConcurrencyLimitUpdate(limit=slots, slot_decay_per_second=decay, active=True),
+            )
+            print(f"updated rate limit {settings.api_rate_limit}: {per_window} requests per {window_s:g} s")
+
+
+def remove_rate_limit(settings: Settings) -> None:
+    with get_client(sync_client=True) as client:
+        try:
+            client.delete_global_concurrency_limit_by_name(settings.api_rate_limit)
+            print(f"deleted rate limit {settings.api_rate_limit}")
+        except ObjectNotFound:
+            pass
+
+
+# ---------------------------------------------------------------- notification blocks
+
+
+def email_url(settings: Settings, password: str) -> str:
+    """The Apprise URL that sends an email through the project's SMTP server to the alert recipients."""
+    scheme = "mailto" if settings.smtp_security == "insecure" else "mailtos"
+    login = f"{quote(settings.smtp_username, safe='')}:{quote(password, safe='')}@" if settings.smtp_username else ""
+    query = urlencode(
+        {
+            "smtp": settings.smtp_host,
+            "from": settings.email_sender,
+            "to": ",".join(settings.alert_recipients),
+            "mode": settings.smtp_security,
+        }
+    )
+    return f"{scheme}://{login}{settings.smtp_host}:{settings.smtp_port}?{query}"
+
+
+def save_notification_blocks(settings: Settings, webhook_url: str = "") -> list[str]:
+    """Saves the email block and, given a URL, the webhook block; returns the names saved.
+
+    Prefect's server sends the notifications, so the block must be a type the server itself
+    can load: `SlackWebhook` is Prefect's Apprise block and, for a URL that is not a Slack
+    one, hands it to Apprise unchanged (prefect/blocks/notifications.py,
+    SlackWebhook.block_initialization), and Apprise's `mailto://` plugin speaks SMTP.
+    """
+    password = load_block(Secret, settings.smtp_password_block).get() if settings.smtp_password_block else ""
+    SlackWebhook(url=SecretStr(email_url(settings, password)), notify_type="failure").save(EMAIL_BLOCK, overwrite=True)
+    saved = [EMAIL_BLOCK]
+    if webhook_url:
+        CustomWebhookNotificationBlock(
+            name=f"{defaults.PROJECT_NAME} alerts",
+            url=webhook_url,
+            json_data={"text": "{{subject}}\n{{body}}", "subject": "{{subject}}", "body": "{{body}}"},
+            headers=None,
+            cookies=None,
+        ).save(WEBHOOK_BLOCK, overwrite=True)
+        saved.append(WEBHOOK_BLOCK)
+    return saved
+
+
+def remove_notification_blocks() -> None:
+    with get_client(sync_client=True) as client:
+        for name in (EMAIL_BLOCK, WEBHOOK_BLOCK):
+            try:
+                block = client.read_block_document_by_name(name, block_type_slug=_block_type(name))
+            except ObjectNotFound:
+                continue
+            client.delete_block_document(block.id)
+            print(f"deleted block {name}")
+
+
+def _block_type(name: str) -> str:
+    block = SlackWebhook if name == EMAIL_BLOCK else CustomWebhookNotificationBlock
+    return block.get_block_type_slug()
+
+
+# ---------------------------------------------------------------- automations
+
+
+def load_automations(settings: Settings, path: Path = AUTOMATIONS_FILE) -> list[AutomationCore]:
+    """The automations in the file, each notifying every notification block that exists.
+
+    Beside Prefect's own automation fields an entry has `notify` (the subject and body of
+    the notification, Prefect templates) and may have `within_setting` (the settings field
+    that, when set, replaces the trigger's `within`).
+    """
+    spec = yaml.safe_load(path.read_text())
+    block_ids = _notification_block_ids()
+    if not block_ids:
+        raise ValueError(f"no notification block {EMAIL_BLOCK!r}: save it first (operations.save_notification_blocks)")
+    automations = []
+    for entry in spec["automations"]:
+        entry = dict(entry)
+        notify = entry.pop("notify")
+        override = entry.pop("within_setting", None)
+        if not entry["name"].startswith(_PREFIX):
+            raise ValueError(f"automation {entry['name']!r} in {path.name} must start with {_PREFIX!r}")
+        if override and getattr(settings, override) is not None:
+            entry["trigger"] = {**entry["trigger"], "within": getattr(settings, override)}
+        entry["actions"] = [
+            SendNotification(block_document_id=block_id, subject=notify["subject"], body=notify["body"])
+            for block_id in block_ids
+        ]
+        automations.append(TypeAdapter(AutomationCore).validate_python(entry))
+    return automations
+
+
+def apply_automations(settings: Settings, path: Path = AUTOMATIONS_FILE) -> list[str]:
+    """Creates or updates the file's automations by name; deletes the project's others. Idempotent."""
+    wanted = {a.name: a for a in load_automations(settings, path)}
+    with get_client(sync_client=True) as client:
+        existing = {a.name: a for a in client.read_automations() if _is_alert(a)}
+        for name, automation in wanted.items():
+            if name in existing:
+                client.update_automation(existing[name].id, automation)
+                print(f"updated automation {name}")
+            else:
+                client.create_automation(automation)
+                print(f"created automation {name}")
+        for name, automation in existing.items():
+            if name not in wanted:
+                client.delete_automation(automation.id)
+                print(f"deleted automation {name}")
+    return sorted(wanted)
+
+
+def remove_automations() -> None:
+    with get_client(sync_client=True) as client:
+        for automation in client.read_automations():
+            if _is_alert(automation):
+                client.delete_automation(automation.id)
+                print(f"deleted automation {automation.name}")
+
+
+def _is_alert(automation: Any) -> bool:
+    """The project's alert automations (deployment triggers from prefect.yaml are not ours)."""
+    return automation.name.startswith(_PREFIX) and all(
+        isinstance(action, SendNotification) for action in automation.actions
+    )
+
+
+def _notification_block_ids() -> list[UUID]:
+    ids = []
+    with get_client(sync_client=True) as client:
+        for name in (EMAIL_BLOCK, WEBHOOK_BLOCK):
+            try:
+                ids.append(client.read_block_document_by_name(name, block_type_slug=_block_type(name)).id)
+            except ObjectNotFound:
+                continue
+    return ids
