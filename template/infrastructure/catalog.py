@@ -26,9 +26,7 @@ def database_name(project: str) -> str:
     return project.replace("-", "_")
 
 
-def query_catalog(
-    project: str, account_id: str, region: str, bucket: str, task_role: aws.iam.Role
-) -> QueryCatalog:
+def query_catalog(project: str, account_id: str, region: str, bucket: str, task_role: aws.iam.Role) -> QueryCatalog:
     name = database_name(project)
     database = aws.glue.CatalogDatabase(
         f"{project}-tables",

@@ -602,6 +602,8 @@ def front_door_deploy_statements(project: str, account_id: str, region: str) -> 
             "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
         },
     ]
+
+
 def catalog_policy(bucket_arn: str, database: str, account_id: str, region: str, prefix: str = "") -> dict:
     """The Glue and S3 actions pyiceberg's GlueCatalog uses on the tables of one database.
 

@@ -409,9 +409,9 @@ def test_every_grant_is_scoped_to_the_project(documents):
                 assert passed_to in {"ecs-tasks.amazonaws.com", "lambda.amazonaws.com"}, statement
             if any(a.startswith("logs:") for a in actions) and actions != ["logs:DescribeLogGroups"]:
                 front_door_logs = arn("log_group").replace(":/ecs/", ":/aws/lambda/") + "-front-door"
-                assert all(
-                    r.startswith((arn("log_group"), front_door_logs)) for r in as_list(statement["Resource"])
-                ), statement
+                assert all(r.startswith((arn("log_group"), front_door_logs)) for r in as_list(statement["Resource"])), (
+                    statement
+                )
 
 
 def test_the_submitter_is_a_user_that_can_only_assume_the_submitter_role(pipeline_stack):

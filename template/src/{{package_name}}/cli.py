@@ -1,4 +1,7 @@
-"""The command line: `python -m <package> demo | webhook | replay KEY | backfill START END | serve-backfill | query SQL | maintain`."""
+"""The command line: `python -m <package> COMMAND`.
+
+demo | webhook | replay KEY | backfill START END | serve-backfill | query SQL | maintain
+"""
 
 from __future__ import annotations
 

@@ -64,7 +64,9 @@ SCHEMA = Schema(
     NestedField(11, "document_mrid", StringType(), required=True, doc="mRID of the document the row came from"),
     NestedField(12, "revision", IntegerType(), required=True, doc="that document's revision number"),
     NestedField(13, "landed_at", TimestamptzType(), required=True, doc="when the row was written, UTC"),
-    NestedField(14, "sequence", StringType(), required=False, doc="classification sequence: DE-LU/AT prices 1 = SDAC, 2 = EXAA"),
+    NestedField(
+        14, "sequence", StringType(), required=False, doc="classification sequence: DE-LU/AT prices 1 = SDAC, 2 = EXAA"
+    ),
     identifier_field_ids=[1, 2, 3, 4],
 )
 # Partitioned as people query: per area, per month (a month of 15-minute values is one file
