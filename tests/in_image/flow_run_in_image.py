@@ -85,8 +85,9 @@ def moto_url():
 def deployed(prefect_api_url, tmp_path_factory):
     """The deploy workflow's Prefect steps, then `prefect deploy --all` with the real prefect.yaml."""
     outputs = {**STACK_OUTPUTS, "ecr_repository_url": REPOSITORY, "lake_bucket_name": BUCKET}
-    AwsCredentials(region_name=outputs["aws_region"]).save(CLOUD["SUBMITTER_BLOCK"], overwrite=True)
-    block_id = CLOUD["ensure_blocks"](outputs)
+    # The submitter block without a key: rotate_submitter_key needs IAM, which test_iam_behaviour covers.
+    block_id = str(AwsCredentials(region_name=outputs["aws_region"]).save(CLOUD["SUBMITTER_BLOCK"], overwrite=True))
+    CLOUD["save_lake_block"](outputs)
     CLOUD["ensure_work_pool"](block_id, pool_type="ecs")  # "ecs:push" pools exist only in Prefect Cloud
     # The one change to prefect.yaml: the build may not pull the base images (Docker Hub and
     # ghcr.io are unreachable here; the stand-ins are local). In CI the build pulls, as it should.
@@ -130,6 +131,9 @@ def test_push_flow_run_executes_in_the_image_as_the_ecs_push_pool_starts_it(
 ):
     s3 = boto3.client("s3", endpoint_url=moto_url, region_name=STACK_OUTPUTS["aws_region"], **_keys())
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": STACK_OUTPUTS["aws_region"]})
+    # The Glue database of the tables, as the pipeline stack makes it (prefect.yaml: PIPELINE_CATALOG=glue).
+    glue = boto3.client("glue", endpoint_url=moto_url, region_name=STACK_OUTPUTS["aws_region"], **_keys())
+    glue.create_database(DatabaseInput={"Name": CLOUD["PROJECT"].replace("-", "_")})
     push = deployed[f"{CLOUD['PROJECT']}-push"]
     with get_client(sync_client=True) as client:
         parameters = {"event_msg": push_message(defaults.FEED)}
@@ -147,6 +151,8 @@ def test_push_flow_run_executes_in_the_image_as_the_ecs_push_pool_starts_it(
         **push.job_variables["env"],
         **MOTO_KEYS,
         "AWS_ENDPOINT_URL_S3": moto_url,
+        "AWS_ENDPOINT_URL": moto_url,  # Glue (boto3) and S3 (pyarrow, for the table files)
+        "AWS_DEFAULT_REGION": STACK_OUTPUTS["aws_region"],
     }
     command = ["docker", "run", "--rm", "--network", "host"]
     for name in container_env:
@@ -166,7 +172,7 @@ def test_push_flow_run_executes_in_the_image_as_the_ecs_push_pool_starts_it(
     assert sorted(outbox.received[0].recipients) == sorted(defaults.EMAIL_RECIPIENTS)
     keys = [item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
     assert any(k.startswith(f"raw/feed={defaults.FEED}/") for k in keys), keys
-    assert any(k.startswith(f"tidy/feed={defaults.FEED}/") and k.endswith(".parquet") for k in keys), keys
+    assert any(k.startswith("tables/") and k.endswith(".parquet") for k in keys), keys
     assert any(k.startswith("ledger/") and k.endswith(".sent") for k in keys), keys
 
 
