@@ -19,6 +19,7 @@ The columns are written down in docs/reference/tables.md (SCHEMA_VERSION below).
 
 from __future__ import annotations
 
+import os
 import random
 import sqlite3
 import time
@@ -141,6 +142,9 @@ def s3_location(settings: Settings) -> S3Location:
     endpoint = getattr(getattr(credentials, "aws_client_parameters", None), "endpoint_url", None)
     if endpoint:
         props["s3.endpoint"] = props["glue.endpoint"] = endpoint
+    elif os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"):
+        # boto3 (Glue) reads these itself; pyarrow's S3 file system only through s3.endpoint.
+        props["s3.endpoint"] = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ["AWS_ENDPOINT_URL"]
     key_id = getattr(credentials, "aws_access_key_id", None)
     secret = getattr(credentials, "aws_secret_access_key", None)
     if key_id and secret:
