@@ -646,7 +646,13 @@ def catalog_deploy_statements(project: str, account_id: str, region: str) -> lis
                 "glue:TagResource",
                 "glue:UntagResource",
             ],
-            "Resource": [f"{glue}:catalog", f"{glue}:database/{database}", f"{glue}:table/{database}/*"],
+            # DeleteDatabase also names the database's functions (Service Authorization Reference).
+            "Resource": [
+                f"{glue}:catalog",
+                f"{glue}:database/{database}",
+                f"{glue}:table/{database}/*",
+                f"{glue}:userDefinedFunction/{database}/*",
+            ],
         },
         {
             "Sid": "QueryWorkgroup",
@@ -660,6 +666,11 @@ def catalog_deploy_statements(project: str, account_id: str, region: str) -> lis
                 "athena:TagResource",
                 "athena:UntagResource",
             ],
-            "Resource": f"arn:aws:athena:{region}:{account_id}:workgroup/{project}-queries",
+            # The tag actions list every taggable Athena resource type; the names stay the project's.
+            "Resource": [
+                f"arn:aws:athena:{region}:{account_id}:workgroup/{project}-queries",
+                f"arn:aws:athena:{region}:{account_id}:datacatalog/{project}-*",
+                f"arn:aws:athena:{region}:{account_id}:capacity-reservation/{project}-*",
+            ],
         },
     ]

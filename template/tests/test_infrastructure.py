@@ -86,6 +86,7 @@ GRANTED_ON_STAR = {
     "ec2:DescribeVpcs",
     "ec2:Describe*",
     "logs:DescribeLogGroups",
+    "ssm:DescribeParameters",
     "sts:GetCallerIdentity",
 }
 STACKS = ("bootstrap", "prod")
