@@ -79,7 +79,7 @@ def test_deploy_workflow_is_one_click_with_oidc(rendered, example):
     answers = load_example(example)
     assert deploy["env"]["DEPLOY_ROLE_ARN"].startswith(f"arn:aws:iam::{answers['aws_account_id']}:role/")
     names = [step["name"] for step in job["steps"]]
-    assert any("pulumi up" in n for n in names) and any("push message through the webhook" in n for n in names)
+    assert any("pulumi up" in n for n in names) and any("push message through the front door" in n for n in names)
     assert not any("AWS_ACCESS_KEY_ID" in json.dumps(step) for step in job["steps"])
 
 
