@@ -24,14 +24,14 @@ from {package}.entsoe_api import fetch, make_client
 from {package}.feeds import FEEDS
 from {package}.flows import newsletter_for
 from {package}.settings import Settings
-from {package}.stand_in_api import DEMO_API_KEY, samples_dir, stand_in_api
+from {package}.local.stand_in_api import DEMO_API_KEY, samples_dir, stand_in_api
 from {package}.transforms import trim
 
 feed = FEEDS[FEED]
 document = read_document((samples_dir() / "push" / f"{{FEED}}.xml").read_bytes())
 area = area_for_code(document.area)
 with stand_in_api() as api:
-    settings = Settings(entsoe_api_url=api.url)
+    settings = Settings(entsoe_api_url=api.url, api_rate_limit="")  # no Prefect server here: no shared limit
     client = make_client(settings, DEMO_API_KEY)
     fetched = fetch(lambda: feed.enrichment.query(client, area.code, document), settings, "enrichment")
 reference = trim(fetched.document.frame, *feed.enrichment.period(document)) if fetched else None
