@@ -31,7 +31,7 @@ feed = FEEDS[FEED]
 document = read_document((samples_dir() / "push" / f"{{FEED}}.xml").read_bytes())
 area = area_for_code(document.area)
 with stand_in_api() as api:
-    settings = Settings(entsoe_api_url=api.url, api_rate_limit="")  # no Prefect server here: no shared limit
+    settings = Settings(entsoe_api_url=api.url)
     client = make_client(settings, DEMO_API_KEY)
     fetched = fetch(lambda: feed.enrichment.query(client, area.code, document), settings, "enrichment")
 reference = trim(fetched.document.frame, *feed.enrichment.period(document)) if fetched else None

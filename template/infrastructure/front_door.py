@@ -52,21 +52,16 @@ def front_door(project: str, account_id: str, package: str, feed: str, bucket_na
         name, name=f"/aws/lambda/{name}", retention_in_days=components.LOG_RETENTION_DAYS, tags=tags
     )
     unread = pulumi.ResourceOptions(ignore_changes=["value"])
-    token = aws.ssm.Parameter(
-        f"{name}-token",
-        name=f"/{project}/front-door/token",
-        type="SecureString",
-        value=PLACEHOLDER,
-        tags=tags,
-        opts=unread,
-    )
-    webhook = aws.ssm.Parameter(
-        f"{name}-webhook-url",
-        name=f"/{project}/front-door/webhook-url",
-        type="SecureString",
-        value=PLACEHOLDER,
-        tags=tags,
-        opts=unread,
+    token, webhook = (
+        aws.ssm.Parameter(
+            f"{name}-{part}",
+            name=f"/{project}/front-door/{part}",
+            type="SecureString",
+            value=PLACEHOLDER,
+            tags=tags,
+            opts=unread,
+        )
+        for part in ("token", "webhook-url")
     )
     policy = pulumi.Output.all(token.arn, webhook.arn, logs.arn).apply(
         lambda a: json.dumps(policies.front_door_policy(f"arn:aws:s3:::{bucket_name}", [a[0], a[1]], a[2]))

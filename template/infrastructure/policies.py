@@ -23,6 +23,17 @@ def _document(*statements: dict) -> dict:
     return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
+def _pass_role(sid: str, role_arns: str | list[str], service: str) -> dict:
+    """`iam:PassRole` on these roles, and only to this service (`iam:PassedToService`)."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": "iam:PassRole",
+        "Resource": role_arns,
+        "Condition": {"StringEquals": {"iam:PassedToService": service}},
+    }
+
+
 # Names and ARNs fixed by the project name, so one stack can name another's resources.
 def lake_bucket_name(project: str, account_id: str) -> str:
     return f"{project}-lake-{account_id}"
@@ -190,13 +201,7 @@ def submitter_policy(cluster_arn: str, task_role_arns: list[str], log_group_arn:
             "Resource": tasks,
             "Condition": {"StringEquals": {"ecs:CreateAction": "RunTask"}},
         },
-        {
-            "Sid": "PassTaskRoles",
-            "Effect": "Allow",
-            "Action": "iam:PassRole",
-            "Resource": task_role_arns,
-            "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
-        },
+        _pass_role("PassTaskRoles", task_role_arns, "ecs-tasks.amazonaws.com"),
         {
             "Sid": "ReadTaskLogs",
             "Effect": "Allow",
@@ -594,13 +599,7 @@ def front_door_deploy_statements(project: str, account_id: str, region: str) -> 
             ],
             "Resource": f"arn:aws:logs:{region}:{account_id}:log-group:/aws/lambda/{project}-*",
         },
-        {
-            "Sid": "FrontDoorPassRole",
-            "Effect": "Allow",
-            "Action": "iam:PassRole",
-            "Resource": f"arn:aws:iam::{account_id}:role/{project}-front-door",
-            "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
-        },
+        _pass_role("FrontDoorPassRole", role_arn(project, account_id, "front-door"), "lambda.amazonaws.com"),
     ]
 
 
