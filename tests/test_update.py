@@ -6,6 +6,7 @@ v1.1.0 (PEP 440 tags), exactly as a user's update would see two releases.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,7 +15,7 @@ import copier
 import pytest
 import yaml
 
-from conftest import ROOT, load_example
+from conftest import ROOT, load_example, uv
 
 EXAMPLE = "fi-actual-generation"
 IGNORE = shutil.ignore_patterns(".git", ".venv", ".work", "node_modules", "__pycache__", ".pytest_cache", "site")
@@ -67,6 +68,72 @@ def template_change(template: Path) -> None:
     layout.write_text(layout.read_text().replace("Source: ENTSO-E", "Data: ENTSO-E"))
     benchmark = template / "template" / "benchmarks" / "event_path.py.jinja"
     benchmark.write_text(benchmark.read_text() + "\n# template fix in a file the user deleted\n")
+
+
+# A release that adds a column to every table: schema version 2 of tables.py.
+def add_a_column(template: Path) -> None:
+    tables = template / "template" / "src" / "{{package_name}}" / "tables.py"
+    text = tables.read_text()
+    for old, new in [
+        ("SCHEMA_VERSION = 1", "SCHEMA_VERSION = 2"),
+        (
+            "    identifier_field_ids=[1, 2, 3, 4],",
+            '    NestedField(15, "quality", StringType(), required=False, doc="added in v1.1.0"),\n'
+            "    identifier_field_ids=[1, 2, 3, 4],",
+        ),
+        ('        "sequence": data', '        "quality": "checked",\n        "sequence": data'),
+    ]:
+        assert text.count(old) == 1, f"tables.py changed: {old!r} is the anchor of this release's edit"
+        text = text.replace(old, new)
+    tables.write_text(text)
+
+
+# Lands the feed's sample push message under another mRID and, if given, another area (so it
+# replaces no earlier rows) in a local lake, with the project's own code; reports the schema
+# version, the columns and each document's `quality` values.
+WRITE_ONE_DOCUMENT = """
+import json, sys
+from pathlib import Path
+from {package} import defaults
+from {package}.documents import read_document
+from {package}.feeds import FEEDS
+from {package}.settings import Settings
+from {package}.tables import SCHEMA_VERSION, ensure_table, open_catalog, rows, table_names, write_document
+
+lake, mrid, area = sys.argv[1], sys.argv[2], sys.argv[3:]
+settings = Settings(lake_dir=Path(lake))
+feed = FEEDS[defaults.FEED]
+message = Path("samples/push", defaults.FEED + ".xml").read_text(encoding="utf-8")
+sample = read_document(message)
+message = message.replace(sample.mrid, mrid, 1)
+document = read_document(message.replace(sample.area, area[0]) if area else message)
+table = ensure_table(open_catalog(settings), settings.catalog_database, table_names(feed)[0])
+write_document(table, document, rows(document, document.frame, feed))
+arrow = table.scan().to_arrow()
+mrids = arrow.column("document_mrid").to_pylist()
+quality = arrow.column("quality").to_pylist() if "quality" in arrow.column_names else [None] * len(mrids)
+values = {{}}
+counts = {{}}
+for mrid, value in zip(mrids, quality):
+    values.setdefault(mrid, set()).add(str(value))
+    counts[mrid] = counts.get(mrid, 0) + 1
+print(json.dumps({{
+    "version": SCHEMA_VERSION,
+    "columns": [f.name for f in table.schema().fields],
+    "quality": {{mrid: sorted(found) for mrid, found in values.items()}},
+    "rows": counts,
+}}))
+"""
+
+
+def write_one_document(project: Path, package: str, lake: Path, mrid: str, *area: str) -> dict:
+    synced = uv(project, "sync", "--locked", "--quiet")
+    assert synced.returncode == 0, synced.stderr
+    result = uv(
+        project, "run", "--locked", "python", "-c", WRITE_ONE_DOCUMENT.format(package=package), str(lake), mrid, *area
+    )
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def files(folder: Path) -> dict[str, str]:
@@ -148,3 +215,22 @@ def test_bad_answer_on_update_is_refused_and_nothing_changes(releases):
     with pytest.raises(ValueError, match="aws_account_id"):
         update(project, vcs_ref="v1.0.1", data={"aws_account_id": "42"})
     assert files(project) == before
+
+
+def test_a_release_that_adds_a_column_migrates_the_lake_the_old_one_wrote(releases, tmp_path):
+    """Schema version 1 -> 2: the tables written by v1.0.0 gain the column on the first write
+    after `copier update` (tables.migrate: Iceberg schema evolution, metadata only); the rows
+    written before read it as null, the new rows carry it, nothing is rewritten or lost."""
+    template, project, package = releases
+    lake = tmp_path / "lake"
+    before = write_one_document(project, package, lake, "written-by-v1")
+    assert before["version"] == 1 and "quality" not in before["columns"]
+
+    add_a_column(template)
+    release(template, "v1.1.0")
+    update(project, vcs_ref="v1.1.0")
+    after = write_one_document(project, package, lake, "written-by-v2", "10YNO-4--------9")
+    assert after["version"] == 2
+    assert after["columns"] == [*before["columns"], "quality"]
+    assert after["quality"] == {"written-by-v1": ["None"], "written-by-v2": ["checked"]}
+    assert after["rows"]["written-by-v1"] == before["rows"]["written-by-v1"] > 0, "no row of v1.0.0 is lost"

@@ -166,13 +166,31 @@ def ensure_table(catalog: Catalog, namespace: str, name: str) -> Table:
             pass
     identifier = f"{namespace}.{name}"
     if catalog.table_exists(identifier):
-        return catalog.load_table(identifier)
+        return migrate(catalog.load_table(identifier))
     try:
         return catalog.create_table(
             identifier, schema=SCHEMA, partition_spec=PARTITION_SPEC, properties=TABLE_PROPERTIES
         )
     except TableAlreadyExistsError:  # another writer created it first
         return catalog.load_table(identifier)
+
+
+def migrate(table: Table) -> Table:
+    """Adds the columns SCHEMA has and the table lacks: the additive migration of a template release.
+
+    Iceberg's schema evolution changes metadata only; rows written before read the new column
+    as null. A rename or a type change is not additive and ships as a written migration
+    (docs/reference/tables.md).
+    """
+    if {f.name for f in SCHEMA.fields} <= {f.name for f in table.schema().fields}:
+        return table
+    try:
+        with table.update_schema() as update:
+            update.union_by_name(SCHEMA)
+    except CommitFailedException:  # another writer migrated it first
+        pass
+    table.refresh()
+    return table
 
 
 def rows(document: Document, frame: pd.DataFrame, feed: Feed) -> pa.Table:
