@@ -22,6 +22,7 @@ from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
 from prefect.futures import wait
 from prefect.runtime import flow_run
+from pyiceberg.table import Table
 
 from . import defaults, ledger
 from .areas import area_for_code
@@ -59,13 +60,7 @@ def read_message(message: bytes, feed: Feed, settings: Settings) -> Document:
 
 @task(name="land in the lake", cache_policy=NO_CACHE)
 def land(
-    lake: Lake,
-    feed: Feed,
-    document: Document,
-    raw: bytes,
-    frame: pd.DataFrame,
-    prefix: str = "",
-    settings: Settings | None = None,
+    lake: Lake, feed: Feed, document: Document, raw: bytes, frame: pd.DataFrame, table: Table, prefix: str = ""
 ) -> list[str]:
     """Writes the raw bytes, checks the values, then commits them to the feed's (or enrichment's) table.
 
@@ -73,11 +68,9 @@ def land(
     document that fails its data checks stays landed for `replay`. The table keeps the latest
     revision of each value (tables.write_document).
     """
-    settings = settings or Settings()
     raw_dir = partition(f"{prefix}raw", feed.name, document.area, document.period_start)
     key = lake.put(f"{raw_dir}/{document_name(document.mrid, document.revision)}.xml", raw)
     check(document, frame, feed)
-    table = feed_table(settings, feed, enrichment=bool(prefix))
     written = write_document(table, document, rows(document, frame, feed))
     get_run_logger().info(
         "%s: %s", written.table, written.skipped or f"{written.rows} rows committed (attempt {written.attempts})"
@@ -85,22 +78,18 @@ def land(
     return [key]
 
 
-def feed_table(settings: Settings, feed: Feed, enrichment: bool = False):
-    """The feed's Iceberg table, or its enrichment's (both created on first use, so both can be queried)."""
+def feed_tables(settings: Settings, feed: Feed) -> tuple[Table, Table]:
+    """The feed's Iceberg table and its enrichment's, opened once per run (both created on
+    first use, so both can be queried)."""
     catalog = open_catalog(settings)
-    tables = [ensure_table(catalog, settings.catalog_database, name) for name in table_names(feed)]
-    return tables[1 if enrichment else 0]
+    values, enrichment = (ensure_table(catalog, settings.catalog_database, name) for name in table_names(feed))
+    return values, enrichment
 
 
 @task(name="fetch from ENTSO-E", cache_policy=NO_CACHE)
 def fetch_from_api(query, settings: Settings, what: str) -> Fetched | None:
     """The shared rate limit and the retry policy (429: wait out the ban) live in entsoe_api.fetch."""
     return fetch(query, settings, what)
-
-
-def _with_retries(settings: Settings):
-    """The fetch task; it retries inside entsoe_api.fetch, the one place for the API's retry policy."""
-    return fetch_from_api
 
 
 @flow(name="process-message", log_prints=True)
@@ -179,19 +168,20 @@ def _process(feed: Feed, area, document: Document, raw: bytes, lake: Lake, setti
 
     The newsletter is made from the tables, not the message: what readers get is what a query sees.
     """
-    keys = land(lake, feed, document, raw, document.frame, settings=settings)
+    values_table, enrichment_table = feed_tables(settings, feed)
+    keys = land(lake, feed, document, raw, document.frame, values_table)
 
     client = make_client(settings, load_api_key(settings))
     start, end = feed.enrichment.period(document)
     what = f"{feed.enrichment.title.lower()} ({start:%Y-%m-%d} to {end:%Y-%m-%d})"
-    reference = _with_retries(settings)(lambda: feed.enrichment.query(client, area.code, document), settings, what)
+    reference = fetch_from_api(lambda: feed.enrichment.query(client, area.code, document), settings, what)
     reference_frame = None
     if reference is not None:
         trimmed = trim(reference.document.frame, start, end)
-        keys += land(lake, feed, reference.document, reference.raw, trimmed, prefix="enrichment/", settings=settings)
-        reference_frame = read_period(feed_table(settings, feed, enrichment=True), document.area, start, end)
+        keys += land(lake, feed, reference.document, reference.raw, trimmed, enrichment_table, prefix="enrichment/")
+        reference_frame = read_period(enrichment_table, document.area, start, end)
 
-    values = read_period(feed_table(settings, feed), document.area, document.period_start, document.period_end)
+    values = read_period(values_table, document.area, document.period_start, document.period_end)
     newsletter = newsletter_for(feed, area, document, reference_frame, values, settings.price_sequence)
     recipients = send_newsletter(newsletter, settings)
     return _summary(feed, document, newsletter, recipients, [lake.describe(k) for k in keys], reference is not None)
@@ -302,14 +292,16 @@ def backfill_chunk(start: date, end: date) -> list[str]:
     fetched = fetch_from_api(
         lambda: feed.query(client, area.code, s, e), settings, f"{feed.title.lower()} {s:%Y-%m-%d} to {e:%Y-%m-%d}"
     )
-    return _land_chunk(open_lake(settings), feed, fetched, s, e)
+    return _land_chunk(open_lake(settings), feed, feed_tables(settings, feed)[0], fetched, s, e)
 
 
-def _land_chunk(lake: Lake, feed: Feed, fetched: Fetched | None, s: pd.Timestamp, e: pd.Timestamp) -> list[str]:
+def _land_chunk(
+    lake: Lake, feed: Feed, table: Table, fetched: Fetched | None, s: pd.Timestamp, e: pd.Timestamp
+) -> list[str]:
     if fetched is None:
         get_run_logger().warning("No data published for %s to %s", s, e)
         return []
-    return land(lake, feed, fetched.document, fetched.raw, trim(fetched.document.frame, s, e))
+    return land(lake, feed, fetched.document, fetched.raw, trim(fetched.document.frame, s, e), table)
 
 
 def _backfill_here(chunks: list[tuple[date, date]], max_concurrency: int):
@@ -319,6 +311,7 @@ def _backfill_here(chunks: list[tuple[date, date]], max_concurrency: int):
     area = _configured_area(settings)
     client = make_client(settings, load_api_key(settings))
     lake = open_lake(settings)
+    table = feed_tables(settings, feed)[0]
     landed, missing = [], []
     for window in range(0, len(chunks), max_concurrency):
         batch = [
@@ -335,7 +328,7 @@ def _backfill_here(chunks: list[tuple[date, date]], max_concurrency: int):
         wait(futures)
         for chunk, (s, e), future in zip(chunks[window : window + max_concurrency], batch, futures, strict=True):
             try:
-                _land_chunk(lake, feed, future.result(), s, e)
+                _land_chunk(lake, feed, table, future.result(), s, e)
             except Exception as exc:
                 get_run_logger().error("Chunk %s to %s failed: %s", s, e, exc)
                 missing.append(chunk)
@@ -432,7 +425,7 @@ def poll_latest(hours: int = 24) -> RunSummary | None:
     client = make_client(settings, load_api_key(settings))
     end = pd.Timestamp(datetime.now(UTC)).floor("h")
     start = end - pd.Timedelta(hours=hours)
-    fetched = _with_retries(settings)(
+    fetched = fetch_from_api(
         lambda: feed.query(client, area.code, start, end), settings, f"latest {feed.title.lower()}"
     )
     if fetched is None:

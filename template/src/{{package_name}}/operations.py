@@ -19,13 +19,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
-from uuid import UUID
 
 import yaml
 from prefect.blocks.notifications import CustomWebhookNotificationBlock, SlackWebhook
 from prefect.blocks.system import Secret
-from prefect.client.orchestration import get_client
+from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, GlobalConcurrencyLimitUpdate
+from prefect.client.schemas.objects import BlockDocument
 from prefect.events.actions import SendNotification
 from prefect.events.schemas.automations import AutomationCore
 from prefect.exceptions import ObjectNotFound
@@ -137,18 +137,20 @@ def save_notification_blocks(settings: Settings, webhook_url: str = "") -> list[
 
 def remove_notification_blocks() -> None:
     with get_client(sync_client=True) as client:
-        for name in (EMAIL_BLOCK, WEBHOOK_BLOCK):
-            try:
-                block = client.read_block_document_by_name(name, block_type_slug=_block_type(name))
-            except ObjectNotFound:
-                continue
+        for block in _notification_blocks(client):
             client.delete_block_document(block.id)
-            print(f"deleted block {name}")
+            print(f"deleted block {block.name}")
 
 
-def _block_type(name: str) -> str:
-    block = SlackWebhook if name == EMAIL_BLOCK else CustomWebhookNotificationBlock
-    return block.get_block_type_slug()
+def _notification_blocks(client: SyncPrefectClient) -> list[BlockDocument]:
+    """The notification blocks of the project that exist on the server (email first)."""
+    found = []
+    for name, block_type in ((EMAIL_BLOCK, SlackWebhook), (WEBHOOK_BLOCK, CustomWebhookNotificationBlock)):
+        try:
+            found.append(client.read_block_document_by_name(name, block_type_slug=block_type.get_block_type_slug()))
+        except ObjectNotFound:
+            continue
+    return found
 
 
 # ---------------------------------------------------------------- automations
@@ -162,7 +164,8 @@ def load_automations(settings: Settings, path: Path = AUTOMATIONS_FILE) -> list[
     that, when set, replaces the trigger's `within`).
     """
     spec = yaml.safe_load(path.read_text())
-    block_ids = _notification_block_ids()
+    with get_client(sync_client=True) as client:
+        block_ids = [block.id for block in _notification_blocks(client)]
     if not block_ids:
         raise ValueError(f"no notification block {EMAIL_BLOCK!r}: save it first (operations.save_notification_blocks)")
     automations = []
@@ -214,14 +217,3 @@ def _is_alert(automation: Any) -> bool:
     return automation.name.startswith(_PREFIX) and all(
         isinstance(action, SendNotification) for action in automation.actions
     )
-
-
-def _notification_block_ids() -> list[UUID]:
-    ids = []
-    with get_client(sync_client=True) as client:
-        for name in (EMAIL_BLOCK, WEBHOOK_BLOCK):
-            try:
-                ids.append(client.read_block_document_by_name(name, block_type_slug=_block_type(name)).id)
-            except ObjectNotFound:
-                continue
-    return ids

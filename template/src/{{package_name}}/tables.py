@@ -24,9 +24,10 @@ import random
 import sqlite3
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -50,6 +51,7 @@ warnings.filterwarnings("ignore", "Delete operation did not match any records", 
 
 SCHEMA_VERSION = 1  # bump with a migration in docs/reference/tables.md when a column changes
 COMMIT_ATTEMPTS = 30
+T = TypeVar("T")
 
 SCHEMA = Schema(
     NestedField(1, "area", StringType(), required=True, doc="EIC code of the bidding zone or control area"),
@@ -94,10 +96,6 @@ def table_names(feed: Feed) -> tuple[str, str]:
     """The feed's table and its enrichment's, e.g. ('actual_generation', 'actual_generation_installed_capacity')."""
     enrichment = feed.enrichment.title.lower().replace("-", "_").replace(" ", "_")
     return feed.name, f"{feed.name}_{enrichment}"
-
-
-def database(settings: Settings) -> str:
-    return settings.catalog_database
 
 
 def open_catalog(settings: Settings) -> Catalog:
@@ -256,24 +254,36 @@ class Written:
     skipped: str | None = None
 
 
+def _committed(table: Table, commit: Callable[[int], T], what: str) -> T:
+    """Runs `commit(attempt)` on the refreshed table until no other writer got there first.
+
+    A lost race (or SQLite's lock held by another writer) backs off, re-reads and redoes the
+    whole step: what to replace may have changed.
+    """
+    for attempt in range(1, COMMIT_ATTEMPTS + 1):
+        try:
+            table.refresh()
+            return commit(attempt)
+        except (CommitFailedException, OperationalError, sqlite3.OperationalError):
+            time.sleep(min(2.0, 0.02 * 2 ** min(attempt, 6)) * random.uniform(0.5, 1.5))
+    raise TableWriteError(f"could not {what} after {COMMIT_ATTEMPTS} attempts")
+
+
 def write_document(table: Table, document: Document, table_rows: pa.Table) -> Written:
     """Replace what the document covers with its rows, in one commit, retrying lost races.
 
     A revision older than the one in the table changes nothing (returns `skipped`).
     """
     name = ".".join(table.name())
-    for attempt in range(1, COMMIT_ATTEMPTS + 1):
-        try:
-            table.refresh()
-            newest = newest_revision(table, document.mrid)
-            if newest is not None and newest > document.revision:
-                return Written(name, 0, attempt, f"revision {newest} of {document.mrid} is already in {name}")
-            table.overwrite(table_rows, overwrite_filter=_covered(document, table_rows))
-            return Written(name, table_rows.num_rows, attempt)
-        except (CommitFailedException, OperationalError, sqlite3.OperationalError):
-            # Another writer committed first (or held SQLite's lock): back off, re-read, redo.
-            time.sleep(min(2.0, 0.02 * 2 ** min(attempt, 6)) * random.uniform(0.5, 1.5))
-    raise TableWriteError(f"could not commit {document.mrid} revision {document.revision} to {name}")
+
+    def commit(attempt: int) -> Written:
+        newest = newest_revision(table, document.mrid)
+        if newest is not None and newest > document.revision:
+            return Written(name, 0, attempt, f"revision {newest} of {document.mrid} is already in {name}")
+        table.overwrite(table_rows, overwrite_filter=_covered(document, table_rows))
+        return Written(name, table_rows.num_rows, attempt)
+
+    return _committed(table, commit, f"commit {document.mrid} revision {document.revision} to {name}")
 
 
 def read_period(table: Table, area: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
@@ -342,16 +352,11 @@ def compact(table: Table) -> None:
             EqualTo("area", area),
             And(GreaterThanOrEqual("interval_start", start.isoformat()), LessThan("interval_start", end.isoformat())),
         )
-        for attempt in range(1, COMMIT_ATTEMPTS + 1):
-            try:
-                table.refresh()
-                current = table.scan(row_filter=where).to_arrow()
-                table.overwrite(current, overwrite_filter=where)
-                break
-            except (CommitFailedException, OperationalError, sqlite3.OperationalError):
-                time.sleep(min(2.0, 0.02 * 2 ** min(attempt, 6)) * random.uniform(0.5, 1.5))
-        else:
-            raise TableWriteError(f"could not compact {partition} of {'.'.join(table.name())}")
+
+        def rewrite(_attempt: int, where: BooleanExpression = where) -> None:
+            table.overwrite(table.scan(row_filter=where).to_arrow(), overwrite_filter=where)
+
+        _committed(table, rewrite, f"compact {partition} of {'.'.join(table.name())}")
 
 
 def expire_snapshots(table: Table, keep: timedelta) -> int:

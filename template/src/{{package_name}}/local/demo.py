@@ -101,8 +101,9 @@ def deliver_until_a_run_starts(url: str, message: bytes, timeout_s: float = 300.
     """Posts the message, and again (as ENTSO-E redelivers) while no push run has started.
 
     A freshly started server can take the event before its trigger service has loaded the
-    served deployment's trigger; the redelivery lands on the same inbox key and the ledger
-    keeps it to one newsletter.
+    served deployment's trigger, and the local server's actions service can drop a run it was
+    asked to start (docs/explanation/decisions.md); the redelivery lands on the same inbox key
+    and the ledger keeps it to one newsletter.
     """
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
