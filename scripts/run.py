@@ -129,7 +129,8 @@ def test(args: list[str]) -> None:
         ensure_actionlint()
         ensure_chromium()
     parallel = [] if any(a == "-n" or a.startswith(("-n", "--numprocesses")) for a in args) else ["-n", "auto"]
-    run(BIN / "python", "-m", "pytest", *parallel, "--dist", "loadgroup", *args)
+    # Groups in collection order (tests/conftest.py puts the longest first), not by size.
+    run(BIN / "python", "-m", "pytest", *parallel, "--dist", "loadgroup", "--no-loadscope-reorder", *args)
 
 
 def test_fast() -> None:

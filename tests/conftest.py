@@ -18,6 +18,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.yml"))
+# The example whose suite also runs the end-to-end cases that do not depend on the answers.
+PRIMARY_EXAMPLE = "fi-actual-generation"
 
 
 STALE_LOCK = "\nIf uv.lock is stale: run `python scripts/run.py lock` and commit template/uv.lock.jinja."
@@ -48,11 +50,23 @@ def locked(path: Path):
 
 
 def pytest_collection_modifyitems(items):
-    """Under `--dist loadgroup`, one worker runs all of an example's tests, in file order."""
+    """Groups for `--dist loadgroup`, longest first, so the two workers end together.
+
+    One worker runs an example's tests, in file order; a `part` of the primary example's suite
+    other than "rest" is a group of its own. xdist hands groups out in collection order (with
+    --no-loadscope-reorder, as scripts/run.py asks), so the order here is the schedule.
+    """
+    groups = {}
     for item in items:
-        example = getattr(item, "callspec", None) and item.callspec.params.get("example")
-        if example:
-            item.add_marker(pytest.mark.xdist_group(example))
+        params = getattr(item, "callspec", None) and item.callspec.params
+        if params and params.get("example"):
+            part = params.get("part", "rest")
+            group = params["example"] if part in ("all", "rest") else f"{params['example']}-{part}"
+            item.add_marker(pytest.mark.xdist_group(group))
+        marker = item.get_closest_marker("xdist_group")
+        groups[item] = marker.args[0] if marker else None
+    first = [f"{PRIMARY_EXAMPLE}-event-path", PRIMARY_EXAMPLE, "image", *EXAMPLES]
+    items.sort(key=lambda item: first.index(groups[item]) if groups[item] in first else len(first))
 
 
 @pytest.fixture(scope="session")

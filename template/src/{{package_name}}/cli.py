@@ -94,12 +94,16 @@ def run_webhook(host: str, port: int) -> int:
     import uvicorn
     from prefect.settings import PREFECT_API_URL
 
-    from .local.receiver import WEBHOOK_PATH, create_app
-    from .local.served_deployment import serve_push_deployment
+    from .local.forked_runs import fork_served_runs
+    from .local.served_deployment import FLOWS_MODULE, serve_push_deployment
 
     api_url = PREFECT_API_URL.value()
     if not api_url:
         raise SystemExit("set PREFECT_API_URL (a local `prefect server start`, or Prefect Cloud)")
+    fork_served_runs(FLOWS_MODULE)  # the runs' process imports the flows while this one starts
+
+    from .local.receiver import WEBHOOK_PATH, create_app
+
     token = os.environ.get("FRONT_DOOR_TOKEN", "")
     shown = "<FRONT_DOOR_TOKEN>"
     if not token:  # a throwaway token for this local run only
@@ -108,5 +112,20 @@ def run_webhook(host: str, port: int) -> int:
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
     print(f"Receiving ENTSO-E push messages on http://{host}:{port}/{shown}", flush=True)
+    wait_for_prefect(api_url)  # the demo starts this beside a Prefect server that may still be starting
     serve_push_deployment()
     return 0
+
+
+def wait_for_prefect(api_url: str, timeout_s: float = 180.0) -> None:
+    """Returns once the Prefect API answers its health check; exits naming it if it never does."""
+    import time
+
+    from prefect.client.orchestration import get_client
+
+    deadline = time.monotonic() + timeout_s
+    with get_client(sync_client=True) as client:
+        while (error := client.api_healthcheck()) is not None:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the Prefect API at {api_url} did not answer within {timeout_s:.0f} s: {error}")
+            time.sleep(0.25)

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -24,9 +25,9 @@ from ..operations import ensure_rate_limit
 from ..settings import Settings
 from .environment import environment_variables, local_settings
 from .ports import free_port
-from .prefect_server import local_prefect_server
-from .smtp_outbox import local_smtp_server
-from .stand_in_api import DEMO_API_KEY, samples_dir, stand_in_api
+from .prefect_server import local_prefect_server, wait_until_healthy
+from .smtp_outbox import Outbox, local_smtp_server
+from .stand_in_api import DEMO_API_KEY, StandInApi, samples_dir, stand_in_api
 
 DEMO_KEY_BLOCK = "entsoe-demo-key"
 
@@ -36,7 +37,7 @@ def sample_push_message(feed: str) -> str:
 
 
 @contextlib.contextmanager
-def prefect_api() -> Iterator[str]:
+def prefect_api(wait: bool = True) -> Iterator[str]:
     """The configured Prefect API, or a local server started for the demo."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -44,19 +45,31 @@ def prefect_api() -> Iterator[str]:
     if configured:
         yield configured
         return
-    with local_prefect_server() as api_url, temporary_settings(updates={PREFECT_API_URL: api_url}):
+    with local_prefect_server(wait=wait) as api_url, temporary_settings(updates={PREFECT_API_URL: api_url}):
         yield api_url
 
 
-@contextlib.contextmanager
-def local_environment(workdir: Path):
-    """Everything the flow needs, on localhost; yields (api_url, outbox, stand-in API)."""
-    with prefect_api() as api_url, stand_in_api() as api, local_smtp_server(workdir / "outbox") as outbox:
-        from prefect.blocks.system import Secret
-        from pydantic import SecretStr
+@dataclass(frozen=True)
+class LocalEnvironment:
+    api_url: str
+    outbox: Outbox
+    api: StandInApi
+    front_door: str | None  # the receiver's URL with its token, when one was asked for
 
-        Secret(value=SecretStr(DEMO_API_KEY)).save(DEMO_KEY_BLOCK, overwrite=True)
-        ensure_rate_limit(Settings())  # as the deploy does: every API request takes a slot
+
+@contextlib.contextmanager
+def local_environment(workdir: Path, webhook_log: Path | None = None) -> Iterator[LocalEnvironment]:
+    """Everything the flow needs, on localhost: Prefect API, stand-in API, SMTP into outbox/.
+
+    With `webhook_log`, also the front door and the served push deployment (`python -m
+    <package> webhook`, its output in that file), started while the Prefect server starts:
+    both spend their first seconds importing, and a 2-core machine can do both at once.
+    """
+    with (
+        prefect_api(wait=False) as api_url,
+        stand_in_api() as api,
+        local_smtp_server(workdir / "outbox") as outbox,
+    ):
         overrides = local_settings(
             api_url=api.url,
             api_key_block=DEMO_KEY_BLOCK,
@@ -64,8 +77,17 @@ def local_environment(workdir: Path):
             smtp_port=outbox.port,
             lake_dir=workdir / "lake",
         )
-        with environment_variables(overrides):
-            yield api_url, outbox, api
+        with (
+            environment_variables(overrides),
+            webhook_process(api_url, webhook_log) if webhook_log else contextlib.nullcontext() as front_door,
+        ):
+            wait_until_healthy(api_url)
+            from prefect.blocks.system import Secret
+            from pydantic import SecretStr
+
+            Secret(value=SecretStr(DEMO_API_KEY)).save(DEMO_KEY_BLOCK, overwrite=True)
+            ensure_rate_limit(Settings())  # as the deploy does: every API request takes a slot
+            yield LocalEnvironment(api_url, outbox, api, front_door)
 
 
 def flush_logs() -> None:
@@ -80,11 +102,12 @@ def run_demo(workdir: Path) -> int:
     feed = Settings().feed
     print(f"Starting the local stand-ins (Prefect server, ENTSO-E API, SMTP) for the {feed} feed...")
     log = workdir / "webhook.log"
-    with local_environment(workdir) as (api_url, outbox, _), webhook_process(api_url, log) as receiver_url:
-        print(f"Prefect API: {api_url} (the served flow's log: {log})")
-        print(f"Posting samples/push/{feed}.xml to the front door at {receiver_url.rpartition('/')[0]}/<token>")
-        deliver_until_a_run_starts(receiver_url, sample_push_message(feed).encode())
-        received = wait_for_mail(outbox, count=1)
+    with local_environment(workdir, webhook_log=log) as local:
+        assert local.front_door is not None
+        print(f"Prefect API: {local.api_url} (the served flow's log: {log})")
+        print(f"Posting samples/push/{feed}.xml to the front door at {local.front_door.rpartition('/')[0]}/<token>")
+        deliver_until_a_run_starts(local.front_door, sample_push_message(feed).encode())
+        received = wait_for_mail(local.outbox, count=1)
         wait_for_runs(count=1)
         print()
         print(f"Newsletter: {received.message['Subject']!r} to {', '.join(received.recipients)}")

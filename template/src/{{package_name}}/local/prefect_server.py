@@ -31,8 +31,12 @@ def wait_until_healthy(api_url: str, process: subprocess.Popen | None = None, ti
 
 
 @contextlib.contextmanager
-def local_prefect_server(home: Path | None = None) -> Iterator[str]:
-    """Starts `prefect server start` on a free localhost port; yields its API URL."""
+def local_prefect_server(home: Path | None = None, wait: bool = True) -> Iterator[str]:
+    """Starts `prefect server start` on a free localhost port; yields its API URL.
+
+    With `wait=False` it yields at once, so the caller can start other things while the server
+    starts (about 10 s); whoever needs the API then waits for it (`wait_until_healthy`).
+    """
     with tempfile.TemporaryDirectory(prefix="prefect-home-") as tmp:
         prefect_home = Path(home or tmp)
         port = free_port()
@@ -55,7 +59,8 @@ def local_prefect_server(home: Path | None = None) -> Iterator[str]:
         )
         api_url = f"http://127.0.0.1:{port}/api"
         try:
-            wait_until_healthy(api_url, process)
+            if wait:
+                wait_until_healthy(api_url, process)
             yield api_url
         finally:
             process.terminate()

@@ -7,7 +7,10 @@ from pathlib import Path
 import yaml
 from prefect.events import DeploymentEventTrigger
 
+from .forked_runs import fork_served_runs
+
 PREFECT_YAML = Path(__file__).resolve().parents[3] / "prefect.yaml"
+FLOWS_MODULE = f"{__name__.split('.')[0]}.flows"
 
 
 def push_deployment() -> dict:
@@ -26,7 +29,8 @@ def push_trigger() -> DeploymentEventTrigger:
 
 
 def serve_push_deployment() -> None:
-    """Blocks: runs process-message for every matching event, in this machine's processes."""
+    """Blocks: runs process-message for every matching event, each run its own (forked) process."""
+    fork_served_runs(FLOWS_MODULE)  # first: the fork server's imports overlap this process's
     from ..flows import process_message
 
     process_message.serve(name=push_deployment()["name"], triggers=[push_trigger()], print_starting_message=False)
@@ -38,7 +42,8 @@ def backfill_chunk_deployment() -> dict:
 
 
 def serve_backfill_chunks(limit: int | None = None) -> None:
-    """Blocks: runs backfill chunks started by a backfill run, each in its own process, `limit` at once."""
+    """Blocks: runs backfill chunks started by a backfill run, each its own (forked) process, `limit` at once."""
+    fork_served_runs(FLOWS_MODULE)
     from ..flows import backfill_chunk
 
     spec = backfill_chunk_deployment()
