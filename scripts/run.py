@@ -98,14 +98,15 @@ def render(example: str) -> Path:
     """Renders an example into .work/EXAMPLE and installs it; keeps the environment it had.
 
     A fresh render each time (no stale files), but the project's .venv/ and uv.lock carry
-    over, so `uv sync` has nothing to do when the dependencies did not change.
+    over, so `uv sync` has nothing to do when the dependencies did not change, and so does the
+    demo's Prefect database (.prefect-demo/), so its server starts without migrating.
     """
     data_file = example_file(example)
     destination = WORK / example
     fresh = WORK / f"{example}.rendering"
     shutil.rmtree(fresh, ignore_errors=True)
     run(BIN / "copier", "copy", "--quiet", "--defaults", "--vcs-ref", "HEAD", "--data-file", data_file, ROOT, fresh)
-    for kept in (".venv", "uv.lock"):
+    for kept in (".venv", "uv.lock", ".prefect-demo"):
         if (destination / kept).exists():
             (destination / kept).rename(fresh / kept)
     shutil.rmtree(destination, ignore_errors=True)

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -30,6 +31,7 @@ from .smtp_outbox import Outbox, local_smtp_server
 from .stand_in_api import DEMO_API_KEY, StandInApi, samples_dir, stand_in_api
 
 DEMO_KEY_BLOCK = "entsoe-demo-key"
+PREFECT_HOME = ".prefect-demo"  # the demo's Prefect database, kept between runs (in .gitignore)
 
 
 def sample_push_message(feed: str) -> str:
@@ -37,15 +39,18 @@ def sample_push_message(feed: str) -> str:
 
 
 @contextlib.contextmanager
-def prefect_api(wait: bool = True) -> Iterator[str]:
-    """The configured Prefect API, or a local server started for the demo."""
+def prefect_api(wait: bool = True, home: Path | None = None) -> Iterator[str]:
+    """The configured Prefect API, or a local server started for the demo (its database in `home`)."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     configured = PREFECT_API_URL.value()
     if configured:
         yield configured
         return
-    with local_prefect_server(wait=wait) as api_url, temporary_settings(updates={PREFECT_API_URL: api_url}):
+    with (
+        local_prefect_server(home=home, wait=wait) as api_url,
+        temporary_settings(updates={PREFECT_API_URL: api_url}),
+    ):
         yield api_url
 
 
@@ -58,15 +63,18 @@ class LocalEnvironment:
 
 
 @contextlib.contextmanager
-def local_environment(workdir: Path, webhook_log: Path | None = None) -> Iterator[LocalEnvironment]:
+def local_environment(
+    workdir: Path, webhook_log: Path | None = None, prefect_home: Path | None = None
+) -> Iterator[LocalEnvironment]:
     """Everything the flow needs, on localhost: Prefect API, stand-in API, SMTP into outbox/.
 
     With `webhook_log`, also the front door and the served push deployment (`python -m
     <package> webhook`, its output in that file), started while the Prefect server starts:
     both spend their first seconds importing, and a 2-core machine can do both at once.
+    A local Prefect server keeps its database in `prefect_home` if given.
     """
     with (
-        prefect_api(wait=False) as api_url,
+        prefect_api(wait=False, home=prefect_home) as api_url,
         stand_in_api() as api,
         local_smtp_server(workdir / "outbox") as outbox,
     ):
@@ -102,13 +110,14 @@ def run_demo(workdir: Path) -> int:
     feed = Settings().feed
     print(f"Starting the local stand-ins (Prefect server, ENTSO-E API, SMTP) for the {feed} feed...")
     log = workdir / "webhook.log"
-    with local_environment(workdir, webhook_log=log) as local:
+    started = datetime.now(UTC)
+    with local_environment(workdir, webhook_log=log, prefect_home=workdir / PREFECT_HOME) as local:
         assert local.front_door is not None
         print(f"Prefect API: {local.api_url} (the served flow's log: {log})")
         print(f"Posting samples/push/{feed}.xml to the front door at {local.front_door.rpartition('/')[0]}/<token>")
-        deliver_until_a_run_starts(local.front_door, sample_push_message(feed).encode())
+        deliver_until_a_run_starts(local.front_door, sample_push_message(feed).encode(), since=started)
         received = wait_for_mail(local.outbox, count=1)
-        wait_for_runs(count=1)
+        wait_for_runs(count=1, since=started)
         print()
         print(f"Newsletter: {received.message['Subject']!r} to {', '.join(received.recipients)}")
         print(f"  saved as {received.path.resolve()}")
@@ -120,7 +129,9 @@ def run_demo(workdir: Path) -> int:
     return 0
 
 
-def deliver_until_a_run_starts(url: str, message: bytes, timeout_s: float = 300.0, redeliver_s: float = 30.0) -> None:
+def deliver_until_a_run_starts(
+    url: str, message: bytes, since: datetime | None = None, timeout_s: float = 300.0, redeliver_s: float = 30.0
+) -> None:
     """Posts the message, and again (as ENTSO-E redelivers) while no push run has started.
 
     A freshly started server can take the event before its trigger service has loaded the
@@ -133,32 +144,39 @@ def deliver_until_a_run_starts(url: str, message: bytes, timeout_s: float = 300.
         httpx.post(url, content=message, timeout=30).raise_for_status()
         retry_at = min(deadline, time.monotonic() + redeliver_s)
         while time.monotonic() < retry_at:
-            if push_runs():
+            if push_runs(since):
                 return
             time.sleep(0.5)
     raise SystemExit(f"no push run started within {timeout_s:.0f} s: see the served flow's log")
 
 
-def push_runs() -> list:
-    """Flow runs of the served push deployment, newest first."""
+def push_runs(since: datetime | None = None) -> list:
+    """Flow runs of the served push deployment (those due `since` then, if given), newest first."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterName,
+        FlowRunFilter,
+        FlowRunFilterExpectedStartTime,
+    )
     from prefect.client.schemas.sorting import FlowRunSort
 
     from .served_deployment import push_deployment
 
+    due = FlowRunFilter(expected_start_time=FlowRunFilterExpectedStartTime(after_=since)) if since else None
     with get_client(sync_client=True) as client:
         return client.read_flow_runs(
+            flow_run_filter=due,
             deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[push_deployment()["name"]])),
             sort=FlowRunSort.START_TIME_DESC,
         )
 
 
-def wait_for_runs(count: int, timeout_s: float = 300.0) -> list:
-    """Waits until `count` push runs exist and all have finished (completed, failed, crashed)."""
+def wait_for_runs(count: int, since: datetime | None = None, timeout_s: float = 300.0) -> list:
+    """Waits until `count` push runs (due `since` then) exist and all have finished."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        runs = push_runs()
+        runs = push_runs(since)
         if len(runs) >= count and all(r.state and r.state.is_final() for r in runs):
             return runs
         time.sleep(0.2)

@@ -34,11 +34,15 @@ def wait_until_healthy(api_url: str, process: subprocess.Popen | None = None, ti
 def local_prefect_server(home: Path | None = None, wait: bool = True) -> Iterator[str]:
     """Starts `prefect server start` on a free localhost port; yields its API URL.
 
+    Its database lives in `home` (kept: a second start skips the migrations, about 6 s) or
+    in a temporary folder.
+
     With `wait=False` it yields at once, so the caller can start other things while the server
     starts (about 10 s); whoever needs the API then waits for it (`wait_until_healthy`).
     """
     with tempfile.TemporaryDirectory(prefix="prefect-home-") as tmp:
         prefect_home = Path(home or tmp)
+        prefect_home.mkdir(parents=True, exist_ok=True)
         port = free_port()
         env = {
             **os.environ,
