@@ -163,7 +163,9 @@ def push_runs(since: datetime | None = None) -> list:
 
     from .served_deployment import push_deployment
 
-    due = FlowRunFilter(expected_start_time=FlowRunFilterExpectedStartTime(after_=since)) if since else None
+    due = None
+    if since is not None:  # validated: the filter's field type is Prefect's own datetime class
+        due = FlowRunFilter(expected_start_time=FlowRunFilterExpectedStartTime.model_validate({"after_": since}))
     with get_client(sync_client=True) as client:
         return client.read_flow_runs(
             flow_run_filter=due,
