@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -28,6 +29,15 @@ EVENT_PATH = ["tests/test_event_path.py", "tests/test_benchmark_event_path.py"]
 
 # What installing and running a rendered project leaves behind; not rendered files.
 CACHES = {".venv", ".ruff_cache", ".pytest_cache", ".hypothesis", "__pycache__", "outbox", "lake"}
+
+
+@pytest.mark.xdist_group("grouping-check")
+def test_xdist_keeps_a_group_on_one_worker(request):
+    """Groups are what keep an example's render, sync and tests (and the image build) on one
+    worker; xdist marks a grouped test by its node id, which pytest 9.2 stopped honouring."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        pytest.skip("not running under pytest-xdist")
+    assert request.node.nodeid.endswith("@grouping-check"), "xdist's loadgroup did not group this test"
 
 
 def test_there_are_examples_for_every_feed():

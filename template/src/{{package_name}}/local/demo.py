@@ -11,11 +11,12 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,12 +27,13 @@ from ..operations import ensure_rate_limit
 from ..settings import Settings
 from .environment import environment_variables, local_settings
 from .ports import free_port
-from .prefect_server import local_prefect_server, wait_until_healthy
+from .prefect_server import starting_prefect_server
 from .smtp_outbox import Outbox, local_smtp_server
 from .stand_in_api import DEMO_API_KEY, StandInApi, samples_dir, stand_in_api
 
 DEMO_KEY_BLOCK = "entsoe-demo-key"
 PREFECT_HOME = ".prefect-demo"  # the demo's Prefect database, kept between runs (in .gitignore)
+FINISHED = "finished"  # in PREFECT_HOME: the last demo ended cleanly, its database can be reused
 
 
 def sample_push_message(feed: str) -> str:
@@ -39,19 +41,19 @@ def sample_push_message(feed: str) -> str:
 
 
 @contextlib.contextmanager
-def prefect_api(wait: bool = True, home: Path | None = None) -> Iterator[str]:
-    """The configured Prefect API, or a local server started for the demo (its database in `home`)."""
+def prefect_api(home: Path | None = None) -> Iterator[tuple[str, Callable[[], None]]]:
+    """The configured Prefect API, or a local server starting for the demo (its database in `home`).
+
+    Yields the API URL and what waits until that API answers (nothing to wait for when configured).
+    """
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     configured = PREFECT_API_URL.value()
     if configured:
-        yield configured
+        yield configured, lambda: None
         return
-    with (
-        local_prefect_server(home=home, wait=wait) as api_url,
-        temporary_settings(updates={PREFECT_API_URL: api_url}),
-    ):
-        yield api_url
+    with starting_prefect_server(home) as server, temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+        yield server.api_url, server.wait_until_healthy
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ def local_environment(
     A local Prefect server keeps its database in `prefect_home` if given.
     """
     with (
-        prefect_api(wait=False, home=prefect_home) as api_url,
+        prefect_api(home=prefect_home) as (api_url, until_prefect_answers),
         stand_in_api() as api,
         local_smtp_server(workdir / "outbox") as outbox,
     ):
@@ -87,15 +89,17 @@ def local_environment(
         )
         with (
             environment_variables(overrides),
-            webhook_process(api_url, webhook_log) if webhook_log else contextlib.nullcontext() as front_door,
+            webhook_process(api_url, webhook_log) if webhook_log else contextlib.nullcontext() as webhook,
         ):
-            wait_until_healthy(api_url)
+            until_prefect_answers()
             from prefect.blocks.system import Secret
             from pydantic import SecretStr
 
             Secret(value=SecretStr(DEMO_API_KEY)).save(DEMO_KEY_BLOCK, overwrite=True)
             ensure_rate_limit(Settings())  # as the deploy does: every API request takes a slot
-            yield LocalEnvironment(api_url, outbox, api, front_door)
+            if webhook is not None:
+                webhook.wait_until_ready()
+            yield LocalEnvironment(api_url, outbox, api, webhook.front_door if webhook else None)
 
 
 def flush_logs() -> None:
@@ -111,7 +115,8 @@ def run_demo(workdir: Path) -> int:
     print(f"Starting the local stand-ins (Prefect server, ENTSO-E API, SMTP) for the {feed} feed...")
     log = workdir / "webhook.log"
     started = datetime.now(UTC)
-    with local_environment(workdir, webhook_log=log, prefect_home=workdir / PREFECT_HOME) as local:
+    home = demo_prefect_home(workdir)
+    with local_environment(workdir, webhook_log=log, prefect_home=home) as local:
         assert local.front_door is not None
         print(f"Prefect API: {local.api_url} (the served flow's log: {log})")
         print(f"Posting samples/push/{feed}.xml to the front door at {local.front_door.rpartition('/')[0]}/<token>")
@@ -126,7 +131,22 @@ def run_demo(workdir: Path) -> int:
             if path.is_file() and "ledger" not in path.parts:
                 print(f"  {path.resolve()}")
         flush_logs()
+    if home.exists():
+        (home / FINISHED).touch()
     return 0
+
+
+def demo_prefect_home(workdir: Path) -> Path:
+    """The demo's Prefect database folder: kept after a demo that finished, new after one that did not.
+
+    An interrupted demo can leave push runs scheduled, which the next demo's runner would
+    otherwise start against a new lake.
+    """
+    home = workdir / PREFECT_HOME
+    if home.exists() and not (home / FINISHED).exists():
+        shutil.rmtree(home)
+    (home / FINISHED).unlink(missing_ok=True)
+    return home
 
 
 def deliver_until_a_run_starts(
@@ -194,9 +214,30 @@ def wait_for_mail(outbox, count: int, timeout_s: float = 300.0):
     raise SystemExit(f"no newsletter within {timeout_s:.0f} s: see the flow run in the Prefect UI or logs")
 
 
+@dataclass(frozen=True)
+class WebhookProcess:
+    """`python -m <package> webhook` as a child process, which may still be starting."""
+
+    url: str  # the receiver's root
+    token: str
+    api_url: str
+    process: subprocess.Popen
+
+    @property
+    def front_door(self) -> str:
+        return f"{self.url}{self.token}"
+
+    def wait_until_ready(self) -> None:
+        wait_until_ready(self.url, self.api_url, self.process)
+
+
 @contextlib.contextmanager
-def webhook_process(api_url: str, log: Path):
-    """`python -m <package> webhook` in a child process, until the block ends; yields the front door's URL."""
+def webhook_process(api_url: str, log: Path) -> Iterator[WebhookProcess]:
+    """Starts the webhook receiver and served deployment in a child process, until the block ends.
+
+    It yields at once (the child waits for the Prefect API itself); `wait_until_ready` waits
+    for the receiver and the served deployment.
+    """
     port = free_port()
     token = secrets.token_urlsafe(24)  # the secret path, as the Lambda's function URL has one
     env = {**os.environ, "PREFECT_API_URL": api_url, "PREFECT_RUNNER_POLL_FREQUENCY": "1", "FRONT_DOOR_TOKEN": token}
@@ -208,10 +249,8 @@ def webhook_process(api_url: str, log: Path):
             stdout=output,
             stderr=subprocess.STDOUT,
         )
-    url = f"http://127.0.0.1:{port}/"
     try:
-        wait_until_ready(url, api_url, process)
-        yield f"{url}{token}"
+        yield WebhookProcess(f"http://127.0.0.1:{port}/", token, api_url, process)
     finally:
         process.send_signal(signal.SIGINT)
         try:

@@ -12,6 +12,7 @@ container of its own.
 
 from __future__ import annotations
 
+import importlib.util
 import multiprocessing
 import warnings
 from multiprocessing import forkserver
@@ -48,6 +49,8 @@ def fork_served_runs(preload: str) -> bool:
     if not isinstance(engine_multiprocessing, ModuleType):
         warnings.warn("prefect.flow_engine no longer imports multiprocessing: served runs spawn", stacklevel=2)
         return False
+    if importlib.util.find_spec(preload) is None:  # the fork server would skip it without a word
+        raise ModuleNotFoundError(f"cannot preload {preload!r} for served runs: no such module")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([preload])
     flow_engine.multiprocessing = _ForkServerOnly(context)  # type: ignore[assignment]

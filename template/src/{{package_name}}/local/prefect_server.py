@@ -10,6 +10,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from .ports import free_port
@@ -30,15 +31,28 @@ def wait_until_healthy(api_url: str, process: subprocess.Popen | None = None, ti
     raise TimeoutError(f"the Prefect server at {api_url} was not ready within {timeout_s:.0f} s")
 
 
+@dataclass(frozen=True)
+class StartingServer:
+    """A local Prefect server that may still be starting: its URL now, its readiness on demand."""
+
+    api_url: str
+    process: subprocess.Popen
+    log: Path
+
+    def wait_until_healthy(self, timeout_s: float = 180.0) -> None:
+        try:
+            wait_until_healthy(self.api_url, self.process, timeout_s)
+        except (RuntimeError, TimeoutError) as error:
+            raise RuntimeError(f"{error}; its log: {self.log}") from None
+
+
 @contextlib.contextmanager
-def local_prefect_server(home: Path | None = None, wait: bool = True) -> Iterator[str]:
-    """Starts `prefect server start` on a free localhost port; yields its API URL.
+def starting_prefect_server(home: Path | None = None) -> Iterator[StartingServer]:
+    """Starts `prefect server start` on a free localhost port and yields at once.
 
-    Its database lives in `home` (kept: a second start skips the migrations, about 6 s) or
-    in a temporary folder.
-
-    With `wait=False` it yields at once, so the caller can start other things while the server
-    starts (about 10 s); whoever needs the API then waits for it (`wait_until_healthy`).
+    The caller can start other things while the server starts (about 10 s), then waits for it
+    (`StartingServer.wait_until_healthy`). Its database lives in `home` (kept: a second start
+    skips the migrations, about 6 s) or in a temporary folder.
     """
     with tempfile.TemporaryDirectory(prefix="prefect-home-") as tmp:
         prefect_home = Path(home or tmp)
@@ -54,18 +68,16 @@ def local_prefect_server(home: Path | None = None, wait: bool = True) -> Iterato
             "PREFECT_SERVER_API_PORT": str(port),
             "PREFECT_UI_URL": f"http://127.0.0.1:{port}",  # alerts link to runs (the `ui_url` filter)
         }
-        log = open(prefect_home / "server.log", "wb")
+        log_path = prefect_home / "server.log"
+        log = open(log_path, "wb")
         process = subprocess.Popen(
             [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        api_url = f"http://127.0.0.1:{port}/api"
         try:
-            if wait:
-                wait_until_healthy(api_url, process)
-            yield api_url
+            yield StartingServer(f"http://127.0.0.1:{port}/api", process, log_path)
         finally:
             process.terminate()
             try:
@@ -73,3 +85,11 @@ def local_prefect_server(home: Path | None = None, wait: bool = True) -> Iterato
             except subprocess.TimeoutExpired:
                 process.kill()
             log.close()
+
+
+@contextlib.contextmanager
+def local_prefect_server(home: Path | None = None) -> Iterator[str]:
+    """A local Prefect server, ready; yields its API URL."""
+    with starting_prefect_server(home) as server:
+        server.wait_until_healthy()
+        yield server.api_url
