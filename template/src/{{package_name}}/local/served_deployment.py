@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import yaml
@@ -13,9 +14,14 @@ PREFECT_YAML = Path(__file__).resolve().parents[3] / "prefect.yaml"
 FLOWS_MODULE = f"{__name__.split('.')[0]}.flows"
 
 
+@functools.cache
+def _deployments() -> tuple[dict, ...]:
+    """prefect.yaml's deployments, read once: the demo and the tests ask for them in poll loops."""
+    return tuple(yaml.safe_load(PREFECT_YAML.read_text())["deployments"])
+
+
 def push_deployment() -> dict:
-    spec = yaml.safe_load(PREFECT_YAML.read_text())
-    return next(d for d in spec["deployments"] if d["name"].endswith("-push"))
+    return next(d for d in _deployments() if d["name"].endswith("-push"))
 
 
 def push_trigger() -> DeploymentEventTrigger:
@@ -37,8 +43,7 @@ def serve_push_deployment() -> None:
 
 
 def backfill_chunk_deployment() -> dict:
-    spec = yaml.safe_load(PREFECT_YAML.read_text())
-    return next(d for d in spec["deployments"] if d["name"].endswith("-backfill-chunk"))
+    return next(d for d in _deployments() if d["name"].endswith("-backfill-chunk"))
 
 
 def serve_backfill_chunks(limit: int | None = None) -> None:
