@@ -13,18 +13,24 @@ import answers
 import catalog
 import components
 import front_door
+import github_repository
 import policies
 
 project = answers.PROJECT
 config = pulumi.Config()
 
 if pulumi.get_stack() == "bootstrap":
+    # The repository's numeric ids (config githubOwnerId and githubRepositoryId, else GitHub's
+    # API): a repository with immutable subject claims names them in its OIDC subject.
+    owner_id, repository_id = github_repository.repository_ids(
+        answers.GITHUB_REPOSITORY, config.get("githubOwnerId"), config.get("githubRepositoryId")
+    )
     provider_arn, deploy_role = components.github_deploy_identity(
         project,
         answers.AWS_ACCOUNT_ID,
         answers.AWS_REGION,
         answers.PREFECT_WORK_POOL,
-        answers.GITHUB_REPOSITORY,
+        policies.github_subjects(answers.GITHUB_REPOSITORY, owner_id, repository_id),
         existing_provider_arn=config.get("existingOidcProviderArn"),
     )
     pulumi.export("oidc_provider_arn", provider_arn)

@@ -267,10 +267,11 @@ def submitter(
 
 
 def github_deploy_identity(
-    project: str, account_id: str, region: str, work_pool: str, repository: str, existing_provider_arn: str | None
+    project: str, account_id: str, region: str, work_pool: str, subjects: list[str], existing_provider_arn: str | None
 ):
-    """The OIDC provider (or an existing one), the role GitHub Actions deploys with, and the
-    permissions boundary every role and user that role creates must carry."""
+    """The OIDC provider (or an existing one), the role GitHub Actions deploys with (trusted by
+    the OIDC `subjects` only), and the permissions boundary every role and user that role
+    creates must carry."""
     if existing_provider_arn:
         provider_arn = pulumi.Output.from_input(existing_provider_arn)
     else:
@@ -284,7 +285,7 @@ def github_deploy_identity(
     deploy = aws.iam.Role(
         f"{project}-deploy",
         name=f"{project}-deploy",
-        assume_role_policy=provider_arn.apply(lambda arn: json.dumps(policies.github_trust(arn, repository))),
+        assume_role_policy=provider_arn.apply(lambda arn: json.dumps(policies.github_trust(arn, subjects))),
         max_session_duration=3600,
         tags=tags(project, "ci-identity"),
     )

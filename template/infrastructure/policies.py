@@ -68,12 +68,28 @@ def service_trust(service: str) -> dict:
     return _document({"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"})
 
 
-def github_trust(oidc_provider_arn: str, repository: str, environment: str = DEPLOY_ENVIRONMENT) -> dict:
-    """Only jobs of `repository` that run in the GitHub environment `environment` may deploy.
+def github_subjects(
+    repository: str, owner_id: str, repository_id: str, environment: str = DEPLOY_ENVIRONMENT
+) -> list[str]:
+    """The OIDC subjects a job of `repository` in the GitHub environment `environment` presents.
 
-    A job with `environment: X` gets the OIDC subject `repo:OWNER/REPO:environment:X`, not
-    the branch's (GitHub docs, "About security hardening with OpenID Connect", example
-    subject claims). The environment's deployment branch rule limits it to `main`.
+    By names, `repo:OWNER/REPO:environment:X` (GitHub docs, "About security hardening with
+    OpenID Connect", example subject claims), from a repository without immutable subject
+    claims; by names and ids, `repo:OWNER@OWNER_ID/REPO@REPO_ID:environment:X`, from one with
+    them (every repository created or renamed since they were turned on). A name recycled by
+    another repository presents other ids, and GitHub gives every new repository the id form.
+    """
+    owner, name = repository.split("/")
+    return [
+        f"repo:{repository}:environment:{environment}",
+        f"repo:{owner}@{owner_id}/{name}@{repository_id}:environment:{environment}",
+    ]
+
+
+def github_trust(oidc_provider_arn: str, subjects: list[str]) -> dict:
+    """Only jobs that present one of `subjects` (github_subjects: one repository, one environment).
+
+    StringEquals, no wildcard. The environment's deployment branch rule limits it to `main`.
     """
     return _document(
         {
@@ -83,7 +99,7 @@ def github_trust(oidc_provider_arn: str, repository: str, environment: str = DEP
             "Condition": {
                 "StringEquals": {
                     f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com",
-                    f"{GITHUB_OIDC_HOST}:sub": f"repo:{repository}:environment:{environment}",
+                    f"{GITHUB_OIDC_HOST}:sub": subjects,
                 }
             },
         }
@@ -479,8 +495,23 @@ def deploy_policy(project: str, account_id: str, region: str) -> dict:
                 "iam:ListSSHPublicKeys",
                 "iam:ListServiceSpecificCredentials",
                 "iam:GetLoginProfile",
+                # force_destroy: the AWS provider's user delete removes whatever a user can hold
+                # (terraform-provider-aws internal/service/iam/user.go, resourceUserDelete).
+                "iam:DeleteLoginProfile",
+                "iam:DeleteSSHPublicKey",
+                "iam:DeleteSigningCertificate",
+                "iam:DeleteServiceSpecificCredential",
+                "iam:DeactivateMFADevice",
             ],
             "Resource": user,
+        },
+        # The same delete lists the account's assigned virtual MFA devices to find the user's;
+        # the action has no resource type (Service Authorization Reference, IAM).
+        {
+            "Sid": "FindTheSubmitterUsersMfaDevices",
+            "Effect": "Allow",
+            "Action": "iam:ListVirtualMFADevices",
+            "Resource": "*",
         },
         {
             "Sid": "NeverTheDeployRoleOrTheBoundary",

@@ -30,6 +30,9 @@ __all__ = ["answers", "policies"]  # the tests import both from here, after the 
 ZONES = ["zone-a", "zone-b", "zone-c"]
 FUNCTION_URL = "https://abc123.lambda-url.region.on.aws/"
 REGION, ACCOUNT = answers.AWS_REGION, answers.AWS_ACCOUNT_ID
+# The repository's numeric ids (GitHub's API: `.owner.id`, `.id`), set in the bootstrap's config
+# so the mocked run asks no network.
+GITHUB_OWNER_ID, GITHUB_REPOSITORY_ID = "1234567", "890123456"
 
 
 @dataclass
@@ -116,7 +119,12 @@ def _policy_document(value) -> dict | None:
 def run_stack(stack: str, config: dict[str, str] | None = None) -> tuple[Mocks, dict]:
     """Runs the program for `stack`; returns the recorded resources and the resolved exports."""
     mocks, raw_exports, exports = Mocks(), {}, {}
-    settings = {"prefectWorkspaceId": "00000000-1111-2222-3333-444444444444", **(config or {})}
+    settings = {
+        "prefectWorkspaceId": "00000000-1111-2222-3333-444444444444",
+        "githubOwnerId": GITHUB_OWNER_ID,
+        "githubRepositoryId": GITHUB_REPOSITORY_ID,
+        **(config or {}),
+    }
     pulumi.runtime.set_mocks(mocks, project=answers.PROJECT, stack=stack, preview=False)
     pulumi.runtime.set_all_config({f"{answers.PROJECT}:{k}": v for k, v in settings.items()})
     original_export = pulumi.export

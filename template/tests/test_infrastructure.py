@@ -17,6 +17,8 @@ import pytest
 
 from mocked_stacks import (
     FUNCTION_URL,
+    GITHUB_OWNER_ID,
+    GITHUB_REPOSITORY_ID,
     INFRASTRUCTURE,
     ZONES,
     IamDocument,
@@ -88,6 +90,7 @@ GRANTED_ON_STAR = {
     "logs:DescribeLogGroups",
     "ssm:DescribeParameters",
     "sts:GetCallerIdentity",
+    "iam:ListVirtualMFADevices",
 }
 STACKS = ("bootstrap", "prod")
 
@@ -254,22 +257,85 @@ def test_every_iam_document_passes_parliament(documents):
     assert problems == []
 
 
+def subject_may_assume(trust: dict, subject: str, audience: str = "sts.amazonaws.com") -> bool:
+    """moto's IAM evaluator on the trust policy, given the token's claims as STS passes them.
+
+    moto evaluates StringEquals and ignores other operators (moto/iam/policy_conditions.py),
+    so the test also requires StringEquals: a wildcard (StringLike) would let any subject in.
+    """
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    claims = {f"{policies.GITHUB_OIDC_HOST}:aud": audience, f"{policies.GITHUB_OIDC_HOST}:sub": subject}
+    verdict = IAMPolicy(json.dumps(trust)).is_action_permitted(
+        "sts:AssumeRoleWithWebIdentity", incoming_condition_values=claims
+    )
+    return verdict == PermissionResult.PERMITTED
+
+
 def test_the_github_deploy_role_trusts_only_the_production_environment_of_the_repository(bootstrap_stack):
-    """Defect 1: a job with `environment: production` presents this subject, not the branch's."""
+    """Defect 1 and issue 22 item 1: a job with `environment: production` presents this subject,
+    not the branch's; a repository created since GitHub's immutable subject claims presents its
+    owner's and its own numeric ids, an older one its names. Both, and nothing else, get in."""
     mocks, exports = bootstrap_stack
     assert set(exports) == {"oidc_provider_arn", "deploy_role_arn", "permissions_boundary_arn", "lake_bucket_name"}
     (provider,) = of_type(mocks, "aws:iam/openIdConnectProvider:OpenIdConnectProvider")
     assert provider.inputs["url"] == policies.GITHUB_OIDC_URL
     deploy = next(r for r in of_type(mocks, "aws:iam/role:Role") if r.name.endswith("-deploy"))
-    (trust,) = statements(json.loads(deploy.inputs["assumeRolePolicy"]))
-    assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
-    assert trust["Condition"]["StringEquals"] == {
-        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-        "token.actions.githubusercontent.com:sub": f"repo:{answers.GITHUB_REPOSITORY}:environment:production",
-    }
+    trust = json.loads(deploy.inputs["assumeRolePolicy"])
+    (statement,) = statements(trust)
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert set(statement["Condition"]) == {"StringEquals"}, "no wildcard match on the subject"
+
+    owner, name = answers.GITHUB_REPOSITORY.split("/")
+    old = f"repo:{owner}/{name}:environment:production"
+    new = f"repo:{owner}@{GITHUB_OWNER_ID}/{name}@{GITHUB_REPOSITORY_ID}:environment:production"
+    assert subject_may_assume(trust, old), "a repository from before immutable subject claims"
+    assert subject_may_assume(trust, new), "a repository created (or renamed) since"
+    refused = [
+        f"repo:{owner}@{GITHUB_OWNER_ID}/{name}@1:environment:production",  # the name, recycled
+        f"repo:{owner}@1/{name}@{GITHUB_REPOSITORY_ID}:environment:production",
+        f"repo:{owner}/{name}:ref:refs/heads/main",  # not in the environment
+        f"repo:{owner}/{name}:environment:staging",
+        f"repo:{owner}/{name}-fork:environment:production",
+    ]
+    assert [s for s in refused if subject_may_assume(trust, s)] == []
+    assert not subject_may_assume(trust, old, audience="https://github.com/" + owner)
     workflows = INFRASTRUCTURE.parent / ".github" / "workflows"
-    for name in ("deploy.yml", "destroy.yml"):
-        assert "environment: production" in (workflows / name).read_text(), name
+    for workflow in ("deploy.yml", "destroy.yml"):
+        assert "environment: production" in (workflows / workflow).read_text(), workflow
+
+
+def test_the_bootstrap_learns_the_repository_ids_from_github_or_from_its_config():
+    """The ids come from the stack's config when set, else from GitHub's API (`repos/OWNER/REPO`);
+    a repository GitHub knows under another name (renamed, transferred, other case) is refused,
+    as its name form would never match."""
+    import github_repository
+
+    owner, name = answers.GITHUB_REPOSITORY.split("/")
+    answer = {"full_name": answers.GITHUB_REPOSITORY, "id": 42, "owner": {"login": owner, "id": 7}}
+    asked = []
+
+    def read(repository: str) -> dict:
+        asked.append(repository)
+        return answer
+
+    assert github_repository.repository_ids(answers.GITHUB_REPOSITORY, None, None, read=read) == ("7", "42")
+    assert asked == [answers.GITHUB_REPOSITORY]
+    assert github_repository.repository_ids(answers.GITHUB_REPOSITORY, "5", "6", read=read) == ("5", "6")
+    assert len(asked) == 1, "config set: GitHub is not asked"
+    with pytest.raises(ValueError, match="githubRepositoryId"):
+        github_repository.repository_ids(answers.GITHUB_REPOSITORY, "5", None, read=read)
+    with pytest.raises(ValueError, match="digits"):
+        github_repository.repository_ids(answers.GITHUB_REPOSITORY, "5", "x6", read=read)
+    answer["full_name"] = f"{owner}/{name}-renamed"
+    with pytest.raises(ValueError, match=f"{name}-renamed"):
+        github_repository.repository_ids(answers.GITHUB_REPOSITORY, None, None, read=read)
+
+    def offline(repository: str) -> dict:
+        raise OSError("no network")
+
+    with pytest.raises(ValueError, match="pulumi config set githubRepositoryId"):
+        github_repository.repository_ids(answers.GITHUB_REPOSITORY, None, None, read=offline)
 
 
 def test_bootstrap_can_reuse_an_existing_oidc_provider():
@@ -431,6 +497,51 @@ def test_the_submitter_is_a_user_that_can_only_assume_the_submitter_role(pipelin
     assert trust["Principal"] == {"AWS": f"arn:aws:iam::{answers.AWS_ACCOUNT_ID}:user/{user.inputs['name']}"}
     assert trust["Condition"] == {"StringEquals": {"sts:ExternalId": exports["submitter_external_id"]}}
     assert exports["submitter_user_name"] == user.inputs["name"]
+
+
+# What `pulumi destroy` calls to delete the submitter user, which has force_destroy=True:
+# hashicorp/terraform-provider-aws (bridged by pulumi-aws), internal/service/iam/user.go,
+# resourceUserDelete and the helpers it calls in turn. "user" is the submitter user's ARN;
+# "*" an action with no resource type (Service Authorization Reference, IAM).
+USER_DELETE_CALLS = [
+    ("iam:ListGroupsForUser", "user", "deleteUserGroupMemberships: conn.ListGroupsForUserPages, always"),
+    ("iam:ListAccessKeys", "user", "deleteUserAccessKeys: findAccessKeysByUser, always"),
+    ("iam:DeleteAccessKey", "user", "deleteUserAccessKeys: per key (the deploy's rotated key is there)"),
+    ("iam:ListSSHPublicKeys", "user", "deleteUserSSHKeys: conn.ListSSHPublicKeysPages, always"),
+    ("iam:DeleteSSHPublicKey", "user", "deleteUserSSHKeys: per key"),
+    ("iam:ListVirtualMFADevices", "*", "deleteUserVirtualMFADevices: account-wide list, always"),
+    ("iam:DeactivateMFADevice", "user", "deleteUserVirtualMFADevices, deactivateUserMFADevices: per device"),
+    ("iam:ListMFADevices", "user", "deactivateUserMFADevices: conn.ListMFADevicesPages, always"),
+    ("iam:DeleteLoginProfile", "user", "deleteUserLoginProfile: always; NoSuchEntity is ignored, AccessDenied is not"),
+    ("iam:ListSigningCertificates", "user", "deleteUserSigningCertificates: always"),
+    ("iam:DeleteSigningCertificate", "user", "deleteUserSigningCertificates: per certificate"),
+    ("iam:ListServiceSpecificCredentials", "user", "deleteServiceSpecificCredentials: always"),
+    ("iam:DeleteServiceSpecificCredential", "user", "deleteServiceSpecificCredentials: per credential"),
+    ("iam:DeleteUser", "user", "resourceUserDelete: conn.DeleteUser, last"),
+]
+# Not granted: iam:DeleteVirtualMFADevice (deleteUserVirtualMFADevices, only for a virtual MFA
+# device assigned to the user). Its resource is the device, whose name anyone picks, so it cannot
+# be scoped to this user; nothing gives a machine user an MFA device. Should someone, Destroy
+# stops at that call, naming it.
+
+
+def test_destroy_may_delete_the_submitter_user_the_way_the_aws_provider_does(bootstrap_stack, pipeline_stack):
+    """Issue 22 item 3: force_destroy makes the user's delete remove everything a user can hold."""
+    (user,) = of_type(pipeline_stack[0], "aws:iam/user:User")
+    assert user.inputs["forceDestroy"] is True, "without it the rotated key blocks DeleteUser"
+    policy = role_policy(bootstrap_stack[0], "deploy")
+    user_arn = policies.user_arn(answers.PROJECT, answers.AWS_ACCOUNT_ID)
+    missing = [
+        f"{action} ({where})"
+        for action, resource, where in USER_DELETE_CALLS
+        if not grants(policy, action, user_arn if resource == "user" else "*")
+        or grants(policy, action, user_arn, effect="Deny")
+    ]
+    assert missing == []
+    for action, resource, _ in USER_DELETE_CALLS:
+        if resource == "user":  # on this user only, not on another of the account
+            assert not grants(policy, action, f"arn:aws:iam::{answers.AWS_ACCOUNT_ID}:user/someone-else"), action
+    assert not grants(policy, "iam:DeleteVirtualMFADevice", f"arn:aws:iam::{answers.AWS_ACCOUNT_ID}:mfa/anyone")
 
 
 def test_a_role_the_deploy_role_may_not_create_is_refused_with_its_name():
