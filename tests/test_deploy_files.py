@@ -78,6 +78,46 @@ def test_destroy_logs_in_to_aws_before_touching_prefect_and_never_the_lake(rende
     assert destroy["env"]["PULUMI_STACK"] == "prod" and "bootstrap" not in scripts
 
 
+def run_step(script: str, cwd: Path, stubs: dict[str, str]) -> subprocess.CompletedProcess:
+    """A step's `run:` as GitHub's runner runs it (`bash --noprofile --norc -eo pipefail`), with
+    these commands replaced by shell stubs that append their arguments to calls.log."""
+    bin_dir = cwd / "stub-bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, body in stubs.items():
+        stub = bin_dir / name
+        stub.write_text(f'#!/bin/sh\necho "{name} $*" >> "{cwd}/calls.log"\n{body}\n')
+        stub.chmod(0o755)
+    script_file = cwd / "step.sh"
+    script_file.write_text(script)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "PULUMI_STACK": "prod", "AWS_REGION": "eu-north-1", "HOME": str(cwd)}
+    return subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script_file)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_destroy_reaches_pulumi_destroy_when_the_registry_is_already_gone(rendered, example, tmp_path):
+    """Issue 22 item 3: a partial destroy may have removed the registry; every AWS CLI call then
+    fails, and nothing may stand between the re-run and `pulumi destroy` (the repository's
+    force_delete empties it)."""
+    destroy = yaml.safe_load((rendered(example) / ".github" / "workflows" / "destroy.yml").read_text())
+    (step,) = [s for s in destroy["jobs"]["destroy"]["steps"] if "pulumi destroy" in s.get("run", "")]
+    missing = 'echo "An error occurred (RepositoryNotFoundException)" >&2; exit 254'
+    result = run_step(
+        step["run"],
+        tmp_path,
+        {"aws": missing, "pulumi": 'case "$1" in stack) [ "$2" = output ] && echo 1.dkr.ecr/x ;; esac; exit 0'},
+    )
+    assert result.returncode == 0, result.stderr
+    calls = (tmp_path / "calls.log").read_text().splitlines()
+    assert calls[-1] == "pulumi destroy --yes --skip-preview", calls
+
+
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_prefect_yaml_schedule_follows_the_answer(rendered, example):
     spec = yaml.safe_load((rendered(example) / "prefect.yaml").read_text())
