@@ -162,3 +162,105 @@ def test_copier_cli_refuses_a_bad_answer_with_the_validator_message(tmp_path):
     assert result.returncode != 0
     assert "smtp_port must be between 1 and 65535" in result.stdout + result.stderr
     assert not (tmp_path / "p").exists() or not any((tmp_path / "p").iterdir())
+
+
+@pytest.mark.parametrize(
+    "project_name, package_name",
+    [
+        ("Ääni", "aani"),
+        ("Sähkö hinnat", "sahko_hinnat"),
+        ("Straße & Strøm", "strasse_strom"),
+        ("Łódź Œuvre Ærø", "lodz_oeuvre_aero"),
+        ("2025 prices", "_2025_prices"),
+    ],
+)
+def test_project_name_letters_are_transliterated_into_the_package_name(tmp_path, project_name, package_name):
+    project = render(tmp_path / "project", {"project_name": project_name})
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["package_name"] == package_name
+    assert (project / "src" / package_name / "__init__.py").exists()
+
+
+@pytest.mark.parametrize("project_name", ["!!!", "日本電力", "---"])
+def test_a_project_name_that_gives_no_package_name_is_refused_naming_the_question(tmp_path, project_name):
+    with pytest.raises(ValueError, match="'project_name'.*gives no package name.*set package_name"):
+        render(tmp_path / "project", {"project_name": project_name})
+    assert not (tmp_path / "project").exists() or not any((tmp_path / "project").iterdir())
+
+
+def test_at_the_prompt_a_name_that_gives_no_package_name_is_asked_again_not_a_crash(tmp_path):
+    """What a user sees: the validator's message under the question, and the prompt still open."""
+    import fcntl
+    import os
+    import pty
+    import re
+    import select
+    import struct
+    import subprocess
+    import sys
+    import termios
+    import time
+    from pathlib import Path
+
+    master, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 250, 0, 0))
+    copier = Path(sys.executable).parent / "copier"
+    process = subprocess.Popen(
+        [str(copier), "copy", "--vcs-ref", "HEAD", str(ROOT), str(tmp_path / "p")],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env={**os.environ, "TERM": "xterm"},
+    )
+    os.close(terminal)
+    seen = b""
+
+    def screen_until(pattern: str, timeout_s: float = 60) -> str:
+        nonlocal seen
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                chunk = os.read(master, 65536) if select.select([master], [], [], 0.2)[0] else b""
+            except OSError:  # the terminal closed: copier exited
+                chunk = b""
+            seen += chunk
+            if not chunk and process.poll() is not None:
+                break
+            text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", seen.decode(errors="replace"))
+            if re.search(pattern, text):
+                return text
+        return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", seen.decode(errors="replace"))
+
+    try:
+        screen_until("Human name of your pipeline")
+        os.write(master, b"\x7f" * 40 + b"!!!\r")  # erase the default, type the name, press Enter
+        text = screen_until("gives no package name|Traceback|Validation error for question 'package_name'")
+        assert "'project_name': project_name '!!!' gives no package name" in text, text[-2000:]
+        time.sleep(1)
+        assert "Traceback" not in screen_until("Traceback", timeout_s=1) and process.poll() is None, "still asking"
+    finally:
+        process.kill()
+        process.wait()
+        os.close(master)
+
+
+def test_a_project_name_without_ascii_letters_renders_with_an_explicit_package_name(tmp_path):
+    project = render(tmp_path / "project", {"project_name": "日本電力", "package_name": "nihon_denryoku"})
+    assert yaml.safe_load((project / ".copier-answers.yml").read_text())["project_name"] == "日本電力"
+
+
+def test_a_project_name_whose_package_name_is_reserved_is_refused_before_the_package_question(tmp_path):
+    with pytest.raises(ValueError, match="'import'.*set package_name"):
+        render(tmp_path / "project", {"project_name": "Import"})
+
+
+def test_the_transliteration_table_agrees_with_unicode_decomposition():
+    import unicodedata
+
+    table = COPIER["transliterations"]["default"]
+    latin = [chr(c) for c in range(0xC0, 0x180) if chr(c).isalpha() and chr(c).islower()] + ["ș", "ț"]
+    assert set(latin) <= set(table), "every lower-case letter of Latin-1 and Latin Extended-A is transliterated"
+    for letter, ascii_ in table.items():
+        decomposed = unicodedata.normalize("NFKD", letter).encode("ascii", "ignore").decode()
+        assert ascii_.isascii() and ascii_.isalpha(), letter
+        assert not decomposed or decomposed.lower() == ascii_, f"{letter}: table {ascii_!r}, NFKD {decomposed!r}"
