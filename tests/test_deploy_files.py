@@ -12,7 +12,7 @@ import pytest
 import yaml
 from workflow_rules import BIN, assert_no_actionlint_findings, assert_no_zizmor_findings, assert_pinned_and_unprivileged
 
-from conftest import EXAMPLES, load_example
+from conftest import EXAMPLES, load_example, render
 
 
 def workflows(project: Path) -> list[Path]:
@@ -125,6 +125,21 @@ def test_prefect_yaml_schedule_follows_the_answer(rendered, example):
     cron = load_example(example)["schedule_cron"].strip()
     assert [s["cron"] for s in poll["schedules"]] == ([cron] if cron else [])
     assert spec["definitions"]["work_pool"]["name"] == load_example(example)["prefect_work_pool"]
+
+
+def test_two_projects_default_to_a_work_pool_each(tmp_path):
+    """Issue 22 item 10: two projects in one Prefect workspace. Each deploy writes its own
+    submitter's AWS keys into its pool and each Destroy deletes its pool, so a pool both
+    default to is broken by whichever deployed last, and deleted by either's teardown."""
+    pools = []
+    for name in ("Load Watch", "Price Watch"):
+        project = render(tmp_path / name.replace(" ", "-"), {"project_name": name})
+        pool = yaml.safe_load((project / ".copier-answers.yml").read_text())["prefect_work_pool"]
+        assert yaml.safe_load((project / "prefect.yaml").read_text())["definitions"]["work_pool"]["name"] == pool
+        assert f'WORK_POOL = "{pool}"' in (project / "deploy" / "prefect_cloud.py").read_text()
+        assert f'PREFECT_WORK_POOL = "{pool}"' in (project / "infrastructure" / "answers.py").read_text()
+        pools.append(pool)
+    assert pools == ["load-watch-ecs-push", "price-watch-ecs-push"]
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
