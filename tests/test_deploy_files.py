@@ -143,6 +143,23 @@ def test_two_projects_default_to_a_work_pool_each(tmp_path):
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
+def test_the_pulumi_cli_comes_from_pulumis_action_pinned_by_commit_at_one_version(rendered, example):
+    """Issue 22 item 9: no `curl | sh` in workflows that pin every action: Pulumi's own action,
+    pinned by commit, installs an exact CLI version (install only: the steps run pulumi)."""
+    for name in ("deploy.yml", "destroy.yml"):
+        workflow = yaml.safe_load((rendered(example) / ".github" / "workflows" / name).read_text())
+        (job,) = workflow["jobs"].values()
+        runs = [step.get("run", "") for step in job["steps"]]
+        assert not [run for run in runs if re.search(r"\b(curl|wget)\b[^\n]*\|\s*(ba|z)?sh\b", run)], name
+        (install,) = [i for i, step in enumerate(job["steps"]) if step.get("uses", "").startswith("pulumi/actions@")]
+        step = job["steps"][install]
+        assert re.fullmatch(r"pulumi/actions@[0-9a-f]{40}", step["uses"]), name
+        assert re.fullmatch(r"\d+\.\d+\.\d+", str(step["with"]["pulumi-version"])), name
+        assert "command" not in step["with"], name
+        assert install < min(i for i, run in enumerate(runs) if re.search(r"^\s*pulumi ", run, re.M)), name
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
 def test_no_secret_in_any_rendered_file(rendered, example):
     project = rendered(example)
     pattern = re.compile(
