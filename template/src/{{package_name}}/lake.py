@@ -6,9 +6,14 @@ revision, so a re-delivered document lands on the same key instead of beside it.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import io
 import os
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, cast
 
@@ -20,6 +25,8 @@ from .settings import Settings, load_block
 class Lake(Protocol):
     def put(self, key: str, data: bytes) -> str: ...
     def put_if_absent(self, key: str, data: bytes) -> bool: ...
+    def read(self, key: str) -> tuple[bytes, str] | None: ...
+    def put_if_match(self, key: str, data: bytes, etag: str) -> bool: ...
     def get(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
     def list(self, prefix: str) -> list[str]: ...
@@ -53,6 +60,28 @@ class LocalLake:
             return False
         finally:
             os.unlink(tmp.name)
+
+    def read(self, key: str) -> tuple[bytes, str] | None:
+        """The value and its version tag (a digest, as S3's ETag), or None if absent."""
+        try:
+            data = (self.root / key).read_bytes()
+        except FileNotFoundError:
+            return None
+        return data, hashlib.sha256(data).hexdigest()
+
+    def put_if_match(self, key: str, data: bytes, etag: str) -> bool:
+        """Compare-and-swap: replaces the value only if it is still the one tagged `etag`.
+
+        The compare and the write happen under an exclusive lock on the key's folder (flock,
+        released by the kernel if the process dies), so no other writer slips in between.
+        """
+        path = self.root / key
+        with _locked(path.parent):
+            current = self.read(key)
+            if current is None or current[1] != etag:
+                return False
+            self.put(key, data)
+            return True
 
     def get(self, key: str) -> bytes:
         return (self.root / key).read_bytes()
@@ -88,15 +117,44 @@ class S3Lake:
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         """S3 conditional write (If-None-Match: *): exactly one caller wins."""
+        return self._conditional_put(key, data, IfNoneMatch="*")
+
+    def put_if_match(self, key: str, data: bytes, etag: str) -> bool:
+        """S3 conditional write (If-Match: <ETag>): replaces only the version this caller read."""
+        return self._conditional_put(key, data, IfMatch=etag)
+
+    def _conditional_put(self, key: str, data: bytes, **condition: str) -> bool:
+        """True if written, False if the condition failed (412, or 404 for If-Match on a key now gone).
+
+        409 ConditionalRequestConflict means another conditional write to the key was in
+        flight, not that this one lost: AWS says to retry, so it is retried with backoff.
+        """
+        from botocore.exceptions import ClientError
+
+        delays = iter(CONFLICT_BACKOFF_S)
+        while True:
+            try:
+                self.client.put_object(Bucket=self.bucket.bucket_name, Key=self.folder + key, Body=data, **condition)
+                return True
+            except ClientError as exc:
+                code = exc.response["Error"]["Code"]
+                if code in ("PreconditionFailed", "NoSuchKey"):
+                    return False
+                delay = next(delays, None)
+                if code != "ConditionalRequestConflict" or delay is None:
+                    raise
+            time.sleep(delay)
+
+    def read(self, key: str) -> tuple[bytes, str] | None:
         from botocore.exceptions import ClientError
 
         try:
-            self.client.put_object(Bucket=self.bucket.bucket_name, Key=self.folder + key, Body=data, IfNoneMatch="*")
-            return True
+            reply = self.client.get_object(Bucket=self.bucket.bucket_name, Key=self.folder + key)
         except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("PreconditionFailed", "ConditionalRequestConflict"):
-                return False
+            if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+                return None
             raise
+        return reply["Body"].read(), reply["ETag"]
 
     def get(self, key: str) -> bytes:
         # Sync here; typed `bytes | Coroutine` by prefect's async_dispatch (see settings.load_block).
@@ -128,6 +186,21 @@ class S3Lake:
     def describe(self, key: str) -> str:
         folder = self.bucket.bucket_folder.strip("/")
         return f"s3://{self.bucket.bucket_name}/{folder + '/' if folder else ''}{key}"
+
+
+# Waits before retrying a 409 ConditionalRequestConflict (then the error is raised).
+CONFLICT_BACKOFF_S = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """An exclusive lock on a folder, across threads and processes (each call opens its own fd)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def open_lake(settings: Settings) -> Lake:
