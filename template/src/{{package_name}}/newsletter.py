@@ -18,9 +18,16 @@ from entsoe.mappings import Area
 from .areas import area_in_words
 from .documents import Document
 from .feeds import Feed
-from .transforms import Bar
+from .transforms import Chart
 
 CHART_HEIGHT_PX = 120
+# The demo marks another zone's sample, relabelled to yours, by this prefix of its document
+# mRID (local/demo_message.py): the mark travels with the document, so the newsletter says so.
+SAMPLE_MRID_PREFIX = "SAMPLE-"
+SAMPLE_NOTE = (
+    "Sample data: the demo's bundled document of another zone, relabelled to {area}. "
+    "These are not {area}'s real values."
+)
 UNITS = {"MAW": "MW", "EUR/MWH": "EUR/MWh", "MWH": "MWh"}
 
 
@@ -38,6 +45,31 @@ def period_in_words(start: pd.Timestamp, end: pd.Timestamp, tz: str) -> str:
     return f"{local_start.strftime(fmt)} to {local_end.strftime(fmt)} ({tz})"
 
 
+def days_in_words(start: pd.Timestamp, end: pd.Timestamp, tz: str) -> str:
+    """The local days a window touches: '21 October 2025', '21–24 October 2025', '30 September – 2 October 2025'.
+
+    The end is exclusive: a window to midnight ends the day before.
+    """
+    first, last = start.tz_convert(tz), (end - pd.Timedelta(1, "ns")).tz_convert(tz)
+    if last < first or first.date() == last.date():
+        return f"{first:%-d %B %Y}"
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.day}–{last:%-d %B %Y}"
+    if first.year == last.year:
+        return f"{first:%-d %B} – {last:%-d %B %Y}"
+    return f"{first:%-d %B %Y} – {last:%-d %B %Y}"
+
+
+def chart_caption(feed: Feed, unit: str, chart: Chart, peak: float) -> str:
+    """What the bars are, and which peak: the table's Max is of single values, a bar's may be an average."""
+    what = f"Total {feed.quantity}" if feed.aggregate == "sum" else feed.quantity.capitalize()
+    hours = chart.bucket / pd.Timedelta(hours=1)
+    width = "daily" if hours == 24 else "hourly" if hours == 1 else f"{hours:g}-hour"
+    if chart.averaged:
+        return f"{what} ({unit}), {width} averages: peak of {width} averages {_number(peak)}"
+    return f"{what} ({unit}), {width} values: peak {_number(peak)}"
+
+
 def _number(value: float, digits: int = 1) -> str:
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.{digits}f}"
 
@@ -49,21 +81,20 @@ def _percent(value: float, signed: bool) -> str:
 
 
 def compose(
-    feed: Feed, area: Area, document: Document, table: pd.DataFrame, bars: list[Bar], project_name: str
+    feed: Feed, area: Area, document: Document, table: pd.DataFrame, chart: Chart, project_name: str
 ) -> Newsletter:
     words = area_in_words(area)
     period = period_in_words(document.period_start, document.period_end, area.tz)
-    local_start = document.period_start.tz_convert(area.tz)
-    subject = f"{feed.title} in {words}, {local_start:%-d %B %Y}"
+    subject = f"{feed.title} in {words}, {days_in_words(document.period_start, document.period_end, area.tz)}"
     unit = UNITS.get(table["unit"].iloc[0], table["unit"].iloc[0]) if len(table) else ""
-    top = max((b.value for b in bars), default=0.0)
-    chart = [
+    top = max((b.value for b in chart.bars), default=0.0)
+    bars = [
         {
             "label": b.start.tz_convert(area.tz).strftime("%-d %b %H:%M"),
             "value": _number(b.value),
             "px": max(1, round(CHART_HEIGHT_PX * b.value / top)) if top > 0 and b.value > 0 else 1,
         }
-        for b in bars
+        for b in chart.bars
     ]
     share = feed.enrichment.compare == "share"
     rows = [
@@ -86,14 +117,16 @@ def compose(
         "area_code": document.area,
         "unit": unit,
         "quantity": feed.quantity,
-        "chart": chart,
+        "chart": bars,
         "chart_max": _number(top),
+        "chart_caption": chart_caption(feed, unit, chart, top),
         "chart_height": CHART_HEIGHT_PX,
         "rows": rows,
         "reference_title": feed.enrichment.title,
         "comparison_title": "Capacity factor" if share else "Difference",
         "has_reference": not table["reference"].isna().all() if "reference" in table else False,
         "document": document,
+        "sample_note": SAMPLE_NOTE.format(area=words) if document.mrid.startswith(SAMPLE_MRID_PREFIX) else "",
     }
     html = _environment().get_template("newsletter.html.j2").render(**context)
     text = _plain_text(context)
@@ -109,12 +142,18 @@ def _environment() -> jinja2.Environment:
 
 
 def _plain_text(c: dict) -> str:
-    lines = [c["title"], c["period"], "", f"{'Series':32} {'Mean':>12} {'Min':>12} {'Max':>12}  ({c['unit']})"]
+    lines = [
+        c["title"],
+        c["period"],
+        *([c["sample_note"]] if c["sample_note"] else []),
+        "",
+        f"{'Series':32} {'Mean':>12} {'Min':>12} {'Max':>12}  ({c['unit']})",
+    ]
     lines += [f"{r['series'][:32]:32} {r['mean']:>12} {r['min']:>12} {r['max']:>12}" for r in c["rows"]]
     if c["has_reference"]:
         lines += ["", f"{c['reference_title']} / {c['comparison_title']}:"]
         lines += [f"  {r['series']}: {r['reference']} / {r['comparison']}" for r in c["rows"]]
     else:
         lines += ["", f"{c['reference_title']}: not published by ENTSO-E for this period."]
-    lines += ["", f"Document {c['document'].mrid} revision {c['document'].revision}, area {c['area_code']}."]
+    lines += ["", f"Document {c['document'].mrid} revision {c['document'].revision}, area {c['area']}."]
     return "\n".join(lines)

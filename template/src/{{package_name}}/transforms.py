@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from entsoe.mappings import PSRTYPE_MAPPINGS
 
+from .areas import area_for_code
 from .feeds import Feed
 
 HOUR = pd.Timedelta(hours=1)
@@ -83,36 +84,64 @@ def trim(frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.Data
 
 @dataclass(frozen=True)
 class Bar:
-    start: pd.Timestamp
-    value: float
+    start: pd.Timestamp  # the bucket's start on the local grid (local time)
+    value: float  # the bucket's total or mean, averaged over the time it has data for
+    hours: float  # how much of the bucket has data (the first and last can be partial)
 
 
-def chart_bars(frame: pd.DataFrame, feed: Feed, max_bars: int = 48) -> list[Bar]:
+@dataclass(frozen=True)
+class Chart:
+    bars: list[Bar]
+    bucket: pd.Timedelta  # each bar's width
+    averaged: bool  # bars average several values (a bucket wider than the data's resolution)
+
+
+# Bucket widths that tile a day, so every bar starts at a round local hour.
+_BUCKET_HOURS = (1, 2, 3, 4, 6, 8, 12, 24)
+
+
+def chart_bars(frame: pd.DataFrame, feed: Feed, max_bars: int = 48, tz: str | None = None) -> Chart:
     """The feed's total (sum) or average (mean) per time bucket, at most `max_bars` buckets.
 
-    Values of mixed resolutions are weighted by their duration, so a PT15M and a PT60M
-    series in one document add up correctly.
+    Buckets lie on the local grid of `tz` (by default the area's time zone), as the newsletter
+    labels them: 3-hour bars start at 00:00, 03:00 ... local time. Values of mixed resolutions
+    are weighted by their duration, so a PT15M and a PT60M series in one document add up
+    correctly, and a total is the mean power over the part of the bucket that has data.
     """
     if frame.empty:
-        return []
+        return Chart([], HOUR, averaged=False)
+    tz = tz or area_for_code(str(frame["area"].iloc[0])).tz
     data = labelled(frame, feed)
     if feed.aggregate == "sum":
         # A total adds what flows in one direction (generation, or load), not consumption.
         main = "out" if feed.name == "total_load" else "in"
         data = data[data["direction"].astype(str) == main]
     span_hours = (data["start"].max() + data["resolution"].max() - data["start"].min()) / HOUR
-    bucket = pd.Timedelta(hours=max(1, int(np.ceil(span_hours / max_bars))))
+    wanted = span_hours / max_bars
+    bucket = pd.Timedelta(hours=next((h for h in _BUCKET_HOURS if h >= wanted), 24))  # daily at the most
+    local = data["start"].dt.tz_convert(tz).dt.tz_localize(None)  # wall-clock time
     data = data.assign(
-        bucket=data["start"].dt.floor(bucket) if bucket <= pd.Timedelta(days=1) else data["start"].dt.floor("D"),
+        bucket=local.dt.floor(bucket),
+        end=data["start"] + data["resolution"],
         weighted=data["value"] * data["hours"],
     )
+    grouped = data.groupby("bucket")
+    covered = (grouped["end"].max() - grouped["start"].min()) / HOUR  # real hours, DST included
     if feed.aggregate == "sum":
-        energy = data.groupby("bucket")["weighted"].sum()
-        values = energy / (bucket / HOUR)
+        values = grouped["weighted"].sum() / covered
     else:
-        grouped = data.groupby("bucket")
         values = grouped["weighted"].sum() / grouped["hours"].sum()
-    return [Bar(start=pd.Timestamp(ts), value=float(v)) for ts, v in zip(values.index, values, strict=True)]
+    averaged = bucket > data["resolution"].min()
+    bars = [
+        Bar(start=_localize(ts, tz), value=float(v), hours=float(h))
+        for ts, v, h in zip(values.index, values, covered, strict=True)
+    ]
+    return Chart(bars, bucket, averaged=bool(averaged))
+
+
+def _localize(wall_clock: pd.Timestamp, tz: str) -> pd.Timestamp:
+    """A bucket's local start as a time-zone-aware time (summer time where a clock hour repeats)."""
+    return pd.Timestamp(wall_clock).tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
 
 
 def select_sequence(frame: pd.DataFrame, sequence: str) -> pd.DataFrame:

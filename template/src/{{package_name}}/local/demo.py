@@ -2,8 +2,12 @@
 
 Starts what production has elsewhere (a Prefect server unless PREFECT_API_URL is set, the
 stand-in ENTSO-E API, an SMTP server writing to outbox/, the front door with a stand-in for
-the Cloud webhook, and the served push deployment), then posts the bundled sample push message
-of your feed to the front door, as ENTSO-E would, and waits for the newsletter.
+the Cloud webhook, and the served push deployment), then posts a push message of your feed and
+zone (local/demo_message.py) to the front door, as ENTSO-E would, and waits for the newsletter.
+
+Run again in the same folder, the demo posts the same document revision, which the pipeline
+sends once only: it then says so and shows where the earlier newsletter is (a new --workdir
+gives a new lake and outbox, and a new newsletter).
 """
 
 from __future__ import annotations
@@ -22,13 +26,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from entsoe.mappings import Area
 
+from .. import ledger
+from ..documents import Document, read_document
+from ..feeds import FEEDS
+from ..lake import open_lake, safe_name
 from ..operations import ensure_rate_limit
 from ..settings import Settings
+from .demo_message import demo_message
 from .environment import environment_variables, local_settings
 from .ports import free_port
 from .prefect_server import starting_prefect_server
-from .smtp_outbox import Outbox, local_smtp_server
+from .smtp_outbox import Outbox, Received, local_smtp_server
 from .stand_in_api import DEMO_API_KEY, StandInApi, samples_dir, stand_in_api
 
 DEMO_KEY_BLOCK = "entsoe-demo-key"
@@ -37,6 +47,7 @@ FINISHED = "finished"  # in PREFECT_HOME: the last demo ended cleanly, its datab
 
 
 def sample_push_message(feed: str) -> str:
+    """The feed's bundled push message as it is (the benchmarks post it with new mRIDs)."""
     return (samples_dir() / "push" / f"{feed}.xml").read_text(encoding="utf-8")
 
 
@@ -110,22 +121,37 @@ def flush_logs() -> None:
 
 
 def run_demo(workdir: Path) -> int:
-    """The event path end to end: post the sample to the local receiver, wait for the newsletter."""
-    feed = Settings().feed
-    print(f"Starting the local stand-ins (Prefect server, ENTSO-E API, SMTP) for the {feed} feed...")
+    """The event path end to end: post your zone's message to the local receiver, wait for the newsletter."""
+    settings = Settings()
+    feed = FEEDS[settings.feed]
+    message = demo_message(feed, Area[settings.area], samples_dir())
+    print(f"Starting the local stand-ins (Prefect server, ENTSO-E API, SMTP) for the {feed.name} feed...")
     log = workdir / "webhook.log"
     started = datetime.now(UTC)
     home = demo_prefect_home(workdir)
     with local_environment(workdir, webhook_log=log, prefect_home=home) as local:
         assert local.front_door is not None
+        document = read_document(message.body)
+        sent_before = was_sent(feed.name, document)
         print(f"Prefect API: {local.api_url} (the served flow's log: {log})")
-        print(f"Posting samples/push/{feed}.xml to the front door at {local.front_door.rpartition('/')[0]}/<token>")
-        deliver_until_a_run_starts(local.front_door, sample_push_message(feed).encode(), since=started)
-        received = wait_for_mail(local.outbox, count=1)
+        if message.relabelled:
+            print(f"No {feed.document_type} document for {settings.area} is bundled: {message.source} relabelled to it")
+        print(f"Posting {message.source} to the front door at {local.front_door.rpartition('/')[0]}/<token>")
+        deliver_until_a_run_starts(local.front_door, message.body, since=started)
+        received = wait_for_newsletter(local.outbox, since=started, log=log)
         wait_for_runs(count=1, since=started)
         print()
-        print(f"Newsletter: {received.message['Subject']!r} to {', '.join(received.recipients)}")
-        print(f"  saved as {received.path.resolve()}")
+        if received is not None:
+            print(f"Newsletter: {received.message['Subject']!r} to {', '.join(received.recipients)}")
+            print(f"  saved as {received.path.resolve()}")
+        elif sent_before:
+            print(f"Nothing new to send: {document.mrid} revision {document.revision} was already sent,")
+            print("  by an earlier demo in this folder (the pipeline sends each document revision once).")
+            earlier = earlier_newsletter(local.outbox.folder, document)
+            print(f"  The earlier newsletter: {earlier.resolve() if earlier else 'no longer in outbox/'}")
+            print("  For a new one, run the demo in another folder: demo --workdir <new folder>")
+        else:
+            raise SystemExit(f"the push run sent no newsletter: see the served flow's log {log}")
         print("Lake files:")
         for path in sorted((workdir / "lake").rglob("*")):
             if path.is_file() and "ledger" not in path.parts:
@@ -134,6 +160,25 @@ def run_demo(workdir: Path) -> int:
     if home.exists():
         (home / FINISHED).touch()
     return 0
+
+
+def was_sent(feed: str, document: Document) -> bool:
+    """Whether the lake's ledger already holds this document revision as sent."""
+    sent = ledger.sent_revisions(open_lake(Settings()), feed)
+    return document.revision in sent.get((document.area, safe_name(document.mrid)), set())
+
+
+def earlier_newsletter(outbox: Path, document: Document) -> Path | None:
+    """The newest saved email that names the document revision (its plain text does)."""
+    from email import message_from_bytes, policy
+
+    wanted = f"Document {document.mrid} revision {document.revision},"
+    for path in sorted(outbox.glob("*.eml"), reverse=True):
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        text = message.get_body(("plain",))
+        if text is not None and wanted in text.get_content():
+            return path
+    return None
 
 
 def demo_prefect_home(workdir: Path) -> Path:
@@ -205,13 +250,26 @@ def wait_for_runs(count: int, since: datetime | None = None, timeout_s: float = 
     raise SystemExit(f"{count} push runs did not finish within {timeout_s:.0f} s")
 
 
-def wait_for_mail(outbox, count: int, timeout_s: float = 300.0):
+def wait_for_newsletter(outbox: Outbox, since: datetime, log: Path, timeout_s: float = 300.0) -> Received | None:
+    """The first newsletter, or None once every push run (due `since` then) ended without one.
+
+    A run that sends nothing has skipped the document (already sent, or being sent): waiting
+    on would only time out.
+    """
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if len(outbox.received) >= count:
-            return outbox.received[count - 1]
-        time.sleep(0.1)
-    raise SystemExit(f"no newsletter within {timeout_s:.0f} s: see the flow run in the Prefect UI or logs")
+        if outbox.received:
+            return outbox.received[0]
+        runs = push_runs(since)
+        if runs and all(r.state and r.state.is_final() for r in runs):
+            if outbox.received:  # sent just before the run ended
+                return outbox.received[0]
+            failed = [r for r in runs if not (r.state and r.state.is_completed())]
+            if failed:
+                raise SystemExit(f"the push run {failed[0].name} ended {failed[0].state_name}: see {log}")
+            return None
+        time.sleep(0.2)
+    raise SystemExit(f"no newsletter within {timeout_s:.0f} s: see the served flow's log {log}")
 
 
 @dataclass(frozen=True)
