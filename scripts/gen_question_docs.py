@@ -37,6 +37,7 @@ def render() -> str:
         choices = spec.get("choices")
         if isinstance(choices, str):  # "{{ name | tojson }}": a hidden list defined above
             choices = questions[re.search(r"{{\s*(\w+)", choices).group(1)]["default"]
+            choices = [c[1] if isinstance(c, list) else c for c in choices]  # [label, value] pairs
         if isinstance(choices, dict):
             accepted = ", ".join(f"`{v}`" for v in choices.values())
         elif isinstance(choices, list):
@@ -57,7 +58,9 @@ def render() -> str:
         )
     lines += [
         "",
-        "`entsoe_area` accepts every name in entsoe-py's `Area` (regenerate with `scripts/sync_areas.py`);",
+        "`entsoe_area` accepts every name in entsoe-py's `Area` that publishes the chosen feed: day-ahead",
+        "prices per bidding zone, the other feeds per bidding zone, control area or country. The prompt",
+        "lists them by readable name (regenerate with `scripts/sync_areas.py`);",
         "`aws_region` accepts the AWS commercial regions listed once, in `copier.yml`.",
         "",
     ]

@@ -82,10 +82,47 @@ def test_every_question_has_help_and_validation_or_choices():
 
 
 def test_area_choices_match_entsoe_py():
+    import runpy
+
     assert COPIER["entsoe_area"]["choices"] == "{{ entsoe_areas | tojson }}"
-    assert COPIER["entsoe_areas"]["default"] == [area.name for area in Area], (
+    assert sorted(name for _, name in COPIER["entsoe_areas"]["default"]) == sorted(area.name for area in Area)
+    generator = runpy.run_path(str(ROOT / "scripts" / "sync_areas.py"))
+    assert generator["areas_block"]() in (ROOT / "copier.yml").read_text(), (
         "copier.yml's entsoe_areas drifted from entsoe-py: run `python scripts/sync_areas.py`"
     )
+
+
+def test_the_area_question_lists_areas_by_readable_name_in_order():
+    names = [label.rsplit(" – ", 1)[0].casefold() for label, _ in COPIER["entsoe_areas"]["default"]]
+    assert names == sorted(names)
+    by_name = {name: label for label, name in COPIER["entsoe_areas"]["default"]}
+    assert by_name["SE_3"] == "Sweden (SE3) – SE_3"
+    assert by_name["DE_LU"] == "Germany (DE-LU) – DE_LU"
+    assert by_name["FI"] == "Finland – FI"
+
+
+@pytest.mark.parametrize(
+    "feed, area, message",
+    [
+        (
+            "day_ahead_prices",
+            "DE",
+            "entsoe_area DE does not publish day-ahead prices (A44), published per bidding zone; "
+            "choose one of DE_AT_LU, DE_LU",
+        ),
+        ("day_ahead_prices", "IE", "choose one of IE_SEM"),
+        ("actual_generation", "CWE", "published per bidding zone, control area or country"),
+    ],
+)
+def test_an_area_that_does_not_publish_the_feed_is_refused_naming_the_valid_choice(tmp_path, feed, area, message):
+    with pytest.raises(ValueError) as caught:
+        render(tmp_path / "project", {"data_feed": feed, "entsoe_area": area})
+    assert "'entsoe_area'" in str(caught.value) and message in str(caught.value)
+
+
+def test_a_country_publishes_generation_and_a_bidding_zone_prices(tmp_path):
+    render(tmp_path / "generation", {"data_feed": "actual_generation", "entsoe_area": "DE"})
+    render(tmp_path / "prices", {"data_feed": "day_ahead_prices", "entsoe_area": "DE_LU"})
 
 
 def test_template_uses_no_unsafe_copier_feature():

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 from entsoe.mappings import Area
 
+from .area_names import area_in_words
 from .documents import DocumentError
+
+__all__ = ["area_for_code", "area_in_words"]
 
 _BY_CODE = {}
 for _area in Area:
@@ -19,23 +20,3 @@ def area_for_code(code: str) -> Area:
         return _BY_CODE[code]
     except KeyError:
         raise DocumentError(f"unknown area EIC code {code!r}: not a bidding zone entsoe-py knows") from None
-
-
-def area_in_words(area: Area) -> str:
-    """'Finland, Fingrid BZ / CA / MBA' -> 'Finland'; 'SE3 BZ / MBA' -> 'Sweden (SE3)'.
-
-    A zone inside a country (SE_3, DE_LU, IT_NORD) is named with that country, from entsoe-py's
-    own country areas, so a reader sees a place, not a code.
-    """
-    short = _short_name(area)
-    country = Area.__members__.get(area.name.split("_")[0]) if "_" in area.name else None
-    if country is not None and country is not area:
-        country_name = _short_name(country)
-        if any(ch.islower() for ch in country_name) and country_name not in short:
-            return f"{country_name} ({short})"
-    return short if any(ch.islower() for ch in short) else f"bidding zone {short}"
-
-
-def _short_name(area: Area) -> str:
-    name = area.meaning.split(",")[0]
-    return re.sub(r"(\s*/?\s*\b(BZ|CA|MBA|BZA|LFA|LFB|SCA|IPA)\b)+\s*$", "", name).strip(" /")
