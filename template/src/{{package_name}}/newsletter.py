@@ -18,7 +18,7 @@ from entsoe.mappings import Area
 from .areas import area_in_words
 from .documents import Document
 from .feeds import Feed
-from .transforms import Chart
+from .transforms import Chart, energy_shares
 
 CHART_HEIGHT_PX = 120
 # The demo marks another zone's sample, relabelled to yours, by this prefix of its document
@@ -108,6 +108,10 @@ def compose(
         }
         for name, row in table.iterrows()
     ]
+    mix = [
+        {"series": name, "share": _percent(share, signed=False), "width": max(1, round(share * 100))}
+        for name, share in energy_shares(table).items()
+    ]
     context = {
         "project_name": project_name,
         "title": f"{feed.title} in {words}",
@@ -122,6 +126,7 @@ def compose(
         "chart_caption": chart_caption(feed, unit, chart, top),
         "chart_height": CHART_HEIGHT_PX,
         "rows": rows,
+        "mix": mix,
         "reference_title": feed.enrichment.title,
         "comparison_title": "Capacity factor" if share else "Difference",
         "has_reference": not table["reference"].isna().all() if "reference" in table else False,
@@ -150,6 +155,9 @@ def _plain_text(c: dict) -> str:
         f"{'Series':32} {'Mean':>12} {'Min':>12} {'Max':>12}  ({c['unit']})",
     ]
     lines += [f"{r['series'][:32]:32} {r['mean']:>12} {r['min']:>12} {r['max']:>12}" for r in c["rows"]]
+    if c["mix"]:
+        lines += ["", f"Share of {c['quantity']} over the period:"]
+        lines += [f"  {m['series']}: {m['share']}" for m in c["mix"]]
     if c["has_reference"]:
         lines += ["", f"{c['reference_title']} / {c['comparison_title']}:"]
         lines += [f"  {r['series']}: {r['reference']} / {r['comparison']}" for r in c["rows"]]

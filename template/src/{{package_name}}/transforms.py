@@ -76,6 +76,20 @@ def with_reference(table: pd.DataFrame, reference: pd.DataFrame | None, feed: Fe
     return table
 
 
+def energy_shares(table: pd.DataFrame) -> pd.Series:
+    """Each series' share of the energy over the period (the mix), largest first; empty without a mix.
+
+    Only for feeds that add up (energy_mwh), with more than one series; consumption inside a
+    generation document is not part of the mix.
+    """
+    if "energy_mwh" not in table:
+        return pd.Series(dtype=float)
+    energy = table["energy_mwh"][~table.index.str.endswith("(consumption)")].clip(lower=0)
+    if len(energy) < 2 or energy.sum() <= 0:
+        return pd.Series(dtype=float)
+    return (energy / energy.sum()).sort_values(ascending=False)
+
+
 def trim(frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     """The API answers in whole days (or years); keep the values that overlap what was asked for."""
     overlaps = (frame["start"] < end) & (frame["start"] + frame["resolution"] > start)
