@@ -22,7 +22,6 @@ from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
 from prefect.futures import wait
 from prefect.runtime import flow_run
-from pyiceberg.table import Table
 
 from . import defaults, ledger
 from .areas import area_for_code
@@ -36,7 +35,17 @@ from .intake import accept
 from .lake import Lake, document_name, open_lake, partition
 from .newsletter import Newsletter, compose
 from .settings import Settings
-from .tables import all_tables, ensure_table, maintain, open_catalog, read_period, rows, table_names, write_document
+from .tables import (
+    VersionedTable,
+    all_tables,
+    maintain,
+    open_catalog,
+    open_tables,
+    read_period,
+    rows,
+    table_names,
+    write_document,
+)
 from .transforms import chart_bars, select_sequence, series_table, trim, with_reference
 
 
@@ -60,13 +69,13 @@ def read_message(message: bytes, feed: Feed, settings: Settings) -> Document:
 
 @task(name="land in the lake", cache_policy=NO_CACHE)
 def land(
-    lake: Lake, feed: Feed, document: Document, raw: bytes, frame: pd.DataFrame, table: Table, prefix: str = ""
+    lake: Lake, feed: Feed, document: Document, raw: bytes, frame: pd.DataFrame, table: VersionedTable, prefix: str = ""
 ) -> list[str]:
     """Writes the raw bytes, checks the values, then commits them to the feed's (or enrichment's) table.
 
     Raw files keep every revision (`<mRID>_r<revision>.xml`) and are written first, so a
-    document that fails its data checks stays landed for `replay`. The table keeps the latest
-    revision of each value (tables.write_document).
+    document that fails its data checks stays landed for `replay`. The history table keeps every
+    version; the latest table each key's latest published value (tables.write_document).
     """
     raw_dir = partition(f"{prefix}raw", feed.name, document.area, document.period_start)
     key = lake.put(f"{raw_dir}/{document_name(document.mrid, document.revision)}.xml", raw)
@@ -78,11 +87,11 @@ def land(
     return [key]
 
 
-def feed_tables(settings: Settings, feed: Feed) -> tuple[Table, Table]:
+def feed_tables(settings: Settings, feed: Feed) -> tuple[VersionedTable, VersionedTable]:
     """The feed's Iceberg table and its enrichment's, opened once per run (both created on
     first use, so both can be queried)."""
     catalog = open_catalog(settings)
-    values, enrichment = (ensure_table(catalog, settings.catalog_database, name) for name in table_names(feed))
+    values, enrichment = (open_tables(catalog, settings.catalog_database, name) for name in table_names(feed))
     return values, enrichment
 
 
@@ -296,7 +305,7 @@ def backfill_chunk(start: date, end: date) -> list[str]:
 
 
 def _land_chunk(
-    lake: Lake, feed: Feed, table: Table, fetched: Fetched | None, s: pd.Timestamp, e: pd.Timestamp
+    lake: Lake, feed: Feed, table: VersionedTable, fetched: Fetched | None, s: pd.Timestamp, e: pd.Timestamp
 ) -> list[str]:
     if fetched is None:
         get_run_logger().warning("No data published for %s to %s", s, e)

@@ -1,15 +1,24 @@
 # pyiceberg's expression classes (And, EqualTo, ...) take positional arguments through a
 # custom __init__ that pyright reads as the pydantic model's keyword-only one.
 # pyright: reportCallIssue=false
-"""The tidy layer: one Apache Iceberg table per feed and one per enrichment.
+"""The tidy layer: per table, an append-only history of every version and the latest value of every key.
 
-Each table holds one row per (area, series, resolution, interval start), from the latest
-revision of the document that covered it. Writing a document is one optimistic Iceberg commit:
-it deletes the rows the document covers (and every row an earlier revision of the same
-document left behind, so a revision covering fewer days removes the days it dropped), then
-appends the document's rows. A commit that loses the race against another writer is retried
-on the refreshed table, so twenty concurrent pushes keep all their rows. A revision older than
-the one already in the table changes nothing.
+Each feed (and each enrichment) has two Apache Iceberg tables:
+- `<name>_versions`: every row of every document revision that landed, never replaced (as-of
+  queries and forecast back-testing read it);
+- `<name>`: the latest published value of every key, derived from the history.
+
+A key is (area, psr_type, direction, process_type, business_type, sequence, resolution,
+interval start): codes, not labels. The rule for "latest", written in docs/reference/tables.md:
+only the newest revision of each mRID counts, and a document's series replaces, over that
+series' own span, the rows of every document published before it (ordered by
+`createdDateTime`, then revision, then mRID). Because the latest table is a function of the
+history alone, the order in which documents land, duplicates and concurrent writers do not
+change the result.
+
+Writing a document appends its new rows to the history, then recomputes the latest table over
+exactly the keys that document (and its other revisions) can affect, in one optimistic commit
+that is retried on a refreshed table when another writer got there first.
 
 The catalog is SQLite inside the local lake folder by default and the AWS Glue Data Catalog in
 production (`PIPELINE_CATALOG=glue`), with the data in the lake bucket under `tables/`. Table
@@ -25,22 +34,41 @@ import sqlite3
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.fs as pafs
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import CommitFailedException, NamespaceAlreadyExistsError, TableAlreadyExistsError
-from pyiceberg.expressions import And, BooleanExpression, EqualTo, GreaterThanOrEqual, In, LessThan, Or
+from pyiceberg.exceptions import (
+    CommitFailedException,
+    NamespaceAlreadyExistsError,
+    NoSuchNamespaceError,
+    TableAlreadyExistsError,
+)
+from pyiceberg.expressions import (
+    AlwaysTrue,
+    And,
+    BooleanExpression,
+    EqualTo,
+    GreaterThan,
+    GreaterThanOrEqual,
+    In,
+    LessThan,
+)
+from pyiceberg.io.pyarrow import ArrowScan, PyArrowFileIO, _dataframe_to_data_files
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
-from pyiceberg.table import Table
-from pyiceberg.transforms import IdentityTransform, MonthTransform
+from pyiceberg.table import FileScanTask, Table
+from pyiceberg.transforms import DayTransform, IdentityTransform, MonthTransform
 from pyiceberg.types import DoubleType, IntegerType, LongType, NestedField, StringType, TimestamptzType
 from sqlalchemy.exc import OperationalError
 
+from .areas import area_for_code
 from .documents import COLUMNS, Document
 from .feeds import Feed
 from .settings import Settings
@@ -49,13 +77,23 @@ from .transforms import labelled
 # A first delivery replaces nothing, which pyiceberg reports as a warning on every new document.
 warnings.filterwarnings("ignore", "Delete operation did not match any records", UserWarning)
 
-SCHEMA_VERSION = 1  # bump with a migration in docs/reference/tables.md when a column changes
+SCHEMA_VERSION = 2  # bump with a migration in docs/reference/tables.md when a column changes
 COMMIT_ATTEMPTS = 30
+COMPACT_AT_FILES = 8  # a landing compacts a partition it touched once it holds this many small files
+SMALL_FILE_BYTES = 8 * 1024 * 1024  # compaction merges files below this size
+# Each commit copies the table's snapshot list; a landing trims it back once it passes twice
+# this. Time travel is not needed on these tables: the history table holds every version.
+SNAPSHOTS_KEPT = 5
 T = TypeVar("T")
+LONGEST_INTERVAL = pd.Timedelta(days=367)  # a yearly value (installed capacity) and a leap day
+
+# The columns that name a series: with resolution_minutes and interval_start, the key of a value.
+SERIES = ("area", "psr_type", "direction", "process_type", "business_type", "sequence")
+KEY = (*SERIES, "resolution_minutes", "interval_start")
 
 SCHEMA = Schema(
     NestedField(1, "area", StringType(), required=True, doc="EIC code of the bidding zone or control area"),
-    NestedField(2, "series", StringType(), required=True, doc="readable series name, e.g. 'Wind Onshore'"),
+    NestedField(2, "series", StringType(), required=True, doc="readable series name, e.g. 'Wind Onshore' (a label)"),
     NestedField(3, "interval_start", TimestamptzType(), required=True, doc="start of the value's interval, UTC"),
     NestedField(4, "resolution_minutes", LongType(), required=True, doc="length of the interval in minutes"),
     NestedField(5, "value", DoubleType(), required=True, doc="the value, in `unit`"),
@@ -70,21 +108,34 @@ SCHEMA = Schema(
     NestedField(
         14, "sequence", StringType(), required=False, doc="classification sequence: DE-LU/AT prices 1 = SDAC, 2 = EXAA"
     ),
-    identifier_field_ids=[1, 2, 3, 4],
+    NestedField(15, "created", TimestamptzType(), required=False, doc="the document's createdDateTime, UTC"),
+    NestedField(16, "series_start", TimestamptzType(), required=False, doc="start of the series' span in its document"),
+    NestedField(17, "series_end", TimestamptzType(), required=False, doc="end of the series' span in its document"),
+    NestedField(18, "area_name", StringType(), required=False, doc="short area name, e.g. FI or DE_LU"),
 )
-# Partitioned as people query: per area, per month (a month of 15-minute values is one file
-# after compaction; a day would leave thousands of tiny files a year).
+# The latest table is partitioned as people query: per area, per month (a month of 15-minute
+# values is one small file after compaction). The history is partitioned per day: a landing
+# reads the history of the days its document spans, and overlapping re-deliveries (a push an
+# hour covering 72 hours) put dozens of versions of every value into each day.
 PARTITION_SPEC = PartitionSpec(
     PartitionField(source_id=1, field_id=1000, transform=IdentityTransform(), name="area"),
     PartitionField(source_id=3, field_id=1001, transform=MonthTransform(), name="interval_start_month"),
 )
+VERSIONS_PARTITION_SPEC = PartitionSpec(
+    PartitionField(source_id=1, field_id=1000, transform=IdentityTransform(), name="area"),
+    PartitionField(source_id=3, field_id=1001, transform=DayTransform(), name="interval_start_day"),
+)
 TABLE_PROPERTIES = {
     "format-version": "2",
     "write.parquet.compression-codec": "zstd",
-    # write_document retries a lost race itself, re-reading the table: the revision check and
-    # the rows to replace may have changed. pyiceberg's own retry would only rebase the commit
+    # write_document retries a lost race itself, re-reading the table: the rows to replace may
+    # have changed. pyiceberg's own retry would only rebase the commit
     # (pyiceberg/table/__init__.py Transaction.commit_transaction).
     "commit.retry.num-retries": "0",
+    # Every commit writes a metadata.json; keep the last ten, delete older ones at commit
+    # (pyiceberg/table/__init__.py, CommitTableResponse handling in Table._do_commit).
+    "write.metadata.delete-after-commit.enabled": "true",
+    "write.metadata.previous-versions-max": "5",
 }
 
 
@@ -92,10 +143,18 @@ class TableWriteError(RuntimeError):
     """A document's rows could not be committed after every retry."""
 
 
+class TableReadError(RuntimeError):
+    """The catalog or the table's files could not be read: says which and why."""
+
+
 def table_names(feed: Feed) -> tuple[str, str]:
     """The feed's table and its enrichment's, e.g. ('actual_generation', 'actual_generation_installed_capacity')."""
     enrichment = feed.enrichment.title.lower().replace("-", "_").replace(" ", "_")
     return feed.name, f"{feed.name}_{enrichment}"
+
+
+def versions_name(name: str) -> str:
+    return f"{name}_versions"
 
 
 def open_catalog(settings: Settings) -> Catalog:
@@ -157,6 +216,7 @@ def glue_properties(settings: Settings) -> dict[str, str]:
 
 
 def ensure_table(catalog: Catalog, namespace: str, name: str) -> Table:
+    """One Iceberg table, created with SCHEMA if missing and migrated if an older release made it."""
     if not catalog.namespace_exists(namespace):  # on AWS the stack made it (glue:GetDatabase only)
         try:
             catalog.create_namespace(namespace)
@@ -173,18 +233,72 @@ def ensure_table(catalog: Catalog, namespace: str, name: str) -> Table:
         return catalog.load_table(identifier)
 
 
+@dataclass(frozen=True)
+class VersionedTable:
+    """A feed's (or enrichment's) latest table and its history."""
+
+    latest: Table
+    versions: Table
+
+    @property
+    def name(self) -> str:
+        return ".".join(self.latest.name())
+
+
+def open_tables(catalog: Catalog, namespace: str, name: str) -> VersionedTable:
+    """The latest table `name` and its history `name_versions`, both created on first use.
+
+    A history created beside a latest table that an older release filled (schema version 1)
+    starts with that table's rows, in the same commit that creates it, so nothing is lost.
+    """
+    latest = ensure_table(catalog, namespace, name)
+    identifier = f"{namespace}.{versions_name(name)}"
+    if catalog.table_exists(identifier):
+        return VersionedTable(latest, migrate(catalog.load_table(identifier)))
+    seed = _seed_rows(latest)
+    try:
+        with catalog.create_table_transaction(
+            identifier, schema=SCHEMA, partition_spec=VERSIONS_PARTITION_SPEC, properties=TABLE_PROPERTIES
+        ) as create:
+            if seed.num_rows:
+                create.append(seed)
+    except TableAlreadyExistsError:
+        pass
+    return VersionedTable(latest, catalog.load_table(identifier))
+
+
+def _seed_rows(latest: Table) -> pa.Table:
+    """An older release's latest rows as history: each row spans only itself, published at the epoch."""
+    found = latest.scan().to_arrow()
+    if not found.num_rows:
+        return pa.Table.from_pylist([], schema=SCHEMA.as_arrow())
+    frame = found.to_pandas()
+    frame["series_start"] = frame["interval_start"]
+    frame["series_end"] = frame["interval_start"] + pd.to_timedelta(frame["resolution_minutes"], unit="min")
+    for column in ("psr_type", "business_type", "process_type", "sequence"):
+        frame[column] = frame[column].fillna("")
+    return pa.Table.from_pandas(frame[[f.name for f in SCHEMA.fields]], schema=SCHEMA.as_arrow(), preserve_index=False)
+
+
 def migrate(table: Table) -> Table:
-    """Adds the columns SCHEMA has and the table lacks: the additive migration of a template release.
+    """Adds the columns SCHEMA has and the table lacks, and sets the current table properties:
+    the additive migration of a template release.
 
     Iceberg's schema evolution changes metadata only; rows written before read the new column
     as null. A rename or a type change is not additive and ships as a written migration
     (docs/reference/tables.md).
     """
-    if {f.name for f in SCHEMA.fields} <= {f.name for f in table.schema().fields}:
+    missing_columns = not {f.name for f in SCHEMA.fields} <= {f.name for f in table.schema().fields}
+    properties = {k: v for k, v in TABLE_PROPERTIES.items() if k != "format-version"}
+    stale_properties = any(table.properties.get(k) != v for k, v in properties.items())
+    if not (missing_columns or stale_properties):
         return table
     try:
-        with table.update_schema() as update:
-            update.union_by_name(SCHEMA)
+        with table.transaction() as transaction:
+            if missing_columns:
+                with transaction.update_schema() as update:
+                    update.union_by_name(SCHEMA)
+            transaction.set_properties(properties)
     except CommitFailedException:  # another writer migrated it first
         pass
     table.refresh()
@@ -196,62 +310,199 @@ def rows(document: Document, frame: pd.DataFrame, feed: Feed) -> pa.Table:
     data = labelled(frame, feed)
     minutes = (data["resolution"].dt.total_seconds() / 60).round().astype("int64")
     now = pd.Timestamp(datetime.now(UTC))
-    columns = {
-        "area": data["area"].astype(str),
-        "series": data["series"].astype(str),
-        "interval_start": data["start"].dt.tz_convert("UTC").astype("datetime64[us, UTC]"),
-        "resolution_minutes": minutes,
-        "value": data["value"].astype("float64"),
-        "unit": data["unit"].astype(str),
-        "psr_type": data["psr_type"].astype(str),
-        "direction": data["direction"].astype(str),
-        "business_type": data["business_type"].astype(str),
-        "process_type": document.process_type,
-        "document_mrid": document.mrid,
-        "revision": document.revision,
-        "landed_at": now,
-        "sequence": data["sequence"].astype(str) if "sequence" in data else "",
-    }
-    frame_out = pd.DataFrame(columns, index=data.index)
-    frame_out["landed_at"] = frame_out["landed_at"].astype("datetime64[us, UTC]")
-    frame_out["revision"] = frame_out["revision"].astype("int32")
-    return pa.Table.from_pandas(frame_out, schema=SCHEMA.as_arrow(), preserve_index=False)
+    start = data["start"].dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+    area_names = {code: area_for_code(code).name for code in data["area"].astype(str).unique()}
+    created = pd.Timestamp(document.created).tz_convert("UTC") if document.created is not None else pd.NaT
+    out = pd.DataFrame(
+        {
+            "area": data["area"].astype(str),
+            "series": data["series"].astype(str),
+            "interval_start": start,
+            "resolution_minutes": minutes,
+            "value": data["value"].astype("float64"),
+            "unit": data["unit"].astype(str),
+            "psr_type": data["psr_type"].astype(str),
+            "direction": data["direction"].astype(str),
+            "business_type": data["business_type"].astype(str),
+            "process_type": document.process_type,
+            "document_mrid": document.mrid,
+            "revision": document.revision,
+            "landed_at": now,
+            "sequence": data["sequence"].astype(str) if "sequence" in data else "",
+            "created": created,
+            "area_name": data["area"].astype(str).map(area_names),
+        },
+        index=data.index,
+    )
+    # A series' span in this document: each series replaces older values over its own span only.
+    series = [out[c] for c in SERIES if c != "process_type"]
+    out["series_start"] = start.groupby(series, dropna=False).transform("min")
+    out["series_end"] = (start + pd.to_timedelta(minutes, unit="min")).groupby(series, dropna=False).transform("max")
+    for column in ("landed_at", "created", "series_start", "series_end"):
+        out[column] = pd.to_datetime(out[column], utc=True).astype("datetime64[us, UTC]")
+    out["revision"] = out["revision"].astype("int32")
+    return pa.Table.from_pandas(out[[f.name for f in SCHEMA.fields]], schema=SCHEMA.as_arrow(), preserve_index=False)
 
 
-def _covered(document: Document, table_rows: pa.Table) -> BooleanExpression:
-    """What the document replaces: its series over its span, and every row of its older revisions.
+# ------------------------------------------------------------------ the rule for "latest"
 
-    Rows of the same revision outside the span stay: a backfill lands one document in chunks.
+
+@dataclass(frozen=True)
+class Window:
+    """What a document can change: its areas over the time from the earliest start to the latest
+    end of its series' spans (and of its other revisions'). Recomputing more keys than the
+    document touches is harmless: the latest table is a function of the history."""
+
+    areas: tuple[str, ...]
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+    @staticmethod
+    def of(*tables: pa.Table) -> Window | None:
+        found = [t for t in tables if t.num_rows]
+        if not found:
+            return None
+        areas = sorted({a for t in found for a in t.column("area").to_pylist()})
+        start = min(pc.min(t["series_start"]).as_py() for t in found)
+        end = max(pc.max(t["series_end"]).as_py() for t in found)
+        return Window(tuple(areas), pd.Timestamp(start), pd.Timestamp(end))
+
+    def _areas(self) -> BooleanExpression:
+        return EqualTo("area", self.areas[0]) if len(self.areas) == 1 else In("area", self.areas)
+
+    def values(self) -> BooleanExpression:
+        """Every key in the window."""
+        return And(
+            self._areas(),
+            And(
+                GreaterThanOrEqual("interval_start", self.start.isoformat()),
+                LessThan("interval_start", self.end.isoformat()),
+            ),
+        )
+
+    def spans(self) -> BooleanExpression:
+        """Every row of a series whose span overlaps the window, even with no value inside it."""
+        return And(
+            self._areas(),
+            And(LessThan("series_start", self.end.isoformat()), GreaterThan("series_end", self.start.isoformat())),
+        )
+
+
+_PUBLISHED = "coalesce({0}created, TIMESTAMPTZ '1970-01-01 00:00:00+00') AS published"
+# "" and null both mean "none" (rows of older releases may hold null): one spelling, so the
+# anti join below is a hash join on the series.
+_SERIES_AS_KEYS = ", ".join(f"coalesce({c}, '') AS key_{c}" for c in SERIES)
+_LATEST_SQL = f"""
+WITH newest AS (
+    SELECT document_mrid, max(revision) AS revision FROM revisions GROUP BY 1
+), cov AS (
+    SELECT DISTINCT {_SERIES_AS_KEYS}, series_start, series_end, document_mrid, revision, {_PUBLISHED.format("")}
+    FROM coverage JOIN newest USING (document_mrid, revision)
+), cand AS (
+    SELECT c.*, {_SERIES_AS_KEYS}, {_PUBLISHED.format("c.")}
+    FROM candidates AS c JOIN newest USING (document_mrid, revision)
+    QUALIFY row_number() OVER (PARTITION BY {", ".join("c." + k for k in KEY)}, c.document_mrid
+                               ORDER BY c.landed_at DESC) = 1
+)
+SELECT {", ".join("cand." + f.name for f in SCHEMA.fields)}
+FROM cand ANTI JOIN cov
+  ON {" AND ".join(f"cov.key_{c} = cand.key_{c}" for c in SERIES)}
+ AND cov.series_start <= cand.interval_start AND cand.interval_start < cov.series_end
+ AND (cov.published > cand.published
+      OR (cov.published = cand.published
+          AND (cov.revision > cand.revision
+               OR (cov.revision = cand.revision AND cov.document_mrid > cand.document_mrid))))
+"""
+
+
+def _sql(query: str, schema: pa.Schema | None = SCHEMA.as_arrow(), **tables: pa.Table) -> pa.Table:
+    """Runs `query` in DuckDB (UTC) over the given Arrow tables, answering in `schema`'s types."""
+    connection = duckdb.connect()
+    try:
+        connection.execute("SET TimeZone = 'UTC'")
+        for name, table in tables.items():
+            connection.register(name, table)
+        relation = connection.sql(query)
+        # DuckDB 2 renamed arrow() to to_arrow_table().
+        result = relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.arrow()
+    finally:
+        connection.close()
+    return result if schema is None else result.cast(schema)
+
+
+def latest_of(candidates: pa.Table, coverage: pa.Table, revisions: pa.Table) -> pa.Table:
+    """The live rows among `candidates`, by the rule of docs/reference/tables.md:
+
+    - only the newest revision of each mRID (in `revisions`) counts;
+    - a row gives way where a series of a document published later (createdDateTime, then
+      revision, then mRID) spans its interval start (`coverage`: those documents' spans);
+    - of one document's key landed twice (a changed redelivery), the later landing holds.
     """
-    same_document: BooleanExpression = And(
-        EqualTo("document_mrid", document.mrid), LessThan("revision", document.revision)
-    )
-    if table_rows.num_rows == 0:
-        return same_document
-    starts = table_rows.column("interval_start").to_pandas()
-    ends = starts + pd.to_timedelta(table_rows.column("resolution_minutes").to_pandas(), unit="min")
-    areas = sorted(set(table_rows.column("area").to_pylist()))
-    series = sorted(set(table_rows.column("series").to_pylist()))
-    span = And(
-        GreaterThanOrEqual("interval_start", starts.min().isoformat()),
-        LessThan("interval_start", ends.max().isoformat()),
-    )
-    area_filter: BooleanExpression = EqualTo("area", areas[0]) if len(areas) == 1 else In("area", areas)
-    series_filter: BooleanExpression = EqualTo("series", series[0]) if len(series) == 1 else In("series", series)
-    return Or(same_document, And(area_filter, And(series_filter, span)))
+    return _sql(_LATEST_SQL, candidates=candidates, coverage=coverage, revisions=revisions)
 
 
-def newest_revision(table: Table, mrid: str) -> int | None:
-    found = table.scan(row_filter=EqualTo("document_mrid", mrid), selected_fields=("revision",)).to_arrow()
-    return max(found.column("revision").to_pylist()) if found.num_rows else None
+_DOCUMENT_COLUMNS = (*SERIES, "series_start", "series_end", "document_mrid", "revision", "created")
+
+
+_MINE = f"""SELECT DISTINCT {_SERIES_AS_KEYS}, series_start, series_end, document_mrid, revision,
+       {_PUBLISHED.format("")} FROM incoming"""
+_SAME_SERIES = " AND ".join(f"a.key_{c} = b.key_{c}" for c in SERIES)
+_OUTRANKED_SQL = f"""
+WITH mine AS ({_MINE}),
+other AS (SELECT DISTINCT {_SERIES_AS_KEYS}, series_start, series_end, document_mrid, revision,
+                 {_PUBLISHED.format("")} FROM coverage)
+SELECT count(*) AS n FROM other AS a JOIN mine AS b
+  ON {_SAME_SERIES} AND a.series_start < b.series_end AND a.series_end > b.series_start
+WHERE a.published > b.published
+   OR (a.published = b.published
+       AND (a.revision > b.revision OR (a.revision = b.revision AND a.document_mrid > b.document_mrid)))
+"""
+_REPLACED_SQL = f"""
+WITH mine AS ({_MINE}), current AS (SELECT *, {_SERIES_AS_KEYS} FROM current_rows)
+SELECT {", ".join("a." + f.name for f in SCHEMA.fields)} FROM current AS a ANTI JOIN mine AS b
+  ON {_SAME_SERIES} AND b.series_start <= a.interval_start AND a.interval_start < b.series_end
+UNION ALL
+SELECT * FROM incoming
+"""
+
+
+def _outranked(incoming: pa.Table, coverage: pa.Table) -> bool:
+    """Whether a document in `coverage` was published after `incoming` over one of its series' spans."""
+    counted = _sql(_OUTRANKED_SQL, schema=None, incoming=incoming, coverage=coverage)
+    return bool(counted.column("n")[0].as_py())
+
+
+def _replaced(current: pa.Table, incoming: pa.Table) -> pa.Table:
+    """The latest rows with the incoming document's series spans replaced by its rows."""
+    return _sql(_REPLACED_SQL, current_rows=current, incoming=incoming)
+
+
+def _revisions_of(versions: Table, mrids: list[str]) -> pa.Table:
+    if not mrids:
+        return pa.table({"document_mrid": pa.array([], pa.string()), "revision": pa.array([], pa.int32())})
+    where = EqualTo("document_mrid", mrids[0]) if len(mrids) == 1 else In("document_mrid", mrids)
+    return versions.scan(row_filter=where, selected_fields=("document_mrid", "revision")).to_arrow()
+
+
+def _new_rows(incoming: pa.Table, landed: pa.Table, revision: int) -> pa.Table:
+    """The rows of this revision that the history does not hold yet with the same value."""
+    if not landed.num_rows or not incoming.num_rows:
+        return incoming
+    same = " AND ".join(f"l.{c} IS NOT DISTINCT FROM i.{c}" for c in (*KEY, "value"))
+    return _sql(
+        f"SELECT i.* FROM incoming AS i WHERE NOT EXISTS (SELECT 1 FROM landed AS l WHERE {same})",
+        incoming=incoming,
+        landed=landed.filter(pc.equal(landed["revision"], revision)),
+    )
 
 
 @dataclass(frozen=True)
 class Written:
     table: str
-    rows: int
+    rows: int  # rows of the document that are now the latest value of their key
     attempts: int
     skipped: str | None = None
+    new_versions: int = 0  # rows added to the history (0 for a redelivery)
 
 
 def _committed(table: Table, commit: Callable[[int], T], what: str) -> T:
@@ -269,40 +520,77 @@ def _committed(table: Table, commit: Callable[[int], T], what: str) -> T:
     raise TableWriteError(f"could not {what} after {COMMIT_ATTEMPTS} attempts")
 
 
-def write_document(table: Table, document: Document, table_rows: pa.Table) -> Written:
-    """Replace what the document covers with its rows, in one commit, retrying lost races.
+def write_document(table: VersionedTable, document: Document, table_rows: pa.Table) -> Written:
+    """Add the document's rows to the history, then recompute the latest values it can change.
 
-    A revision older than the one in the table changes nothing (returns `skipped`).
+    The recomputation refreshes the latest table before it reads the history, and commits only
+    if no other writer committed in between: the last commit has seen every landed row.
     """
-    name = ".".join(table.name())
+    what = f"{document.mrid} revision {document.revision}"
+    landed = table.versions.scan(row_filter=EqualTo("document_mrid", document.mrid)).to_arrow()
+    new = _new_rows(table_rows, landed, document.revision)
 
-    def commit(attempt: int) -> Written:
-        newest = newest_revision(table, document.mrid)
-        if newest is not None and newest > document.revision:
-            return Written(name, 0, attempt, f"revision {newest} of {document.mrid} is already in {name}")
-        table.overwrite(table_rows, overwrite_filter=_covered(document, table_rows))
-        return Written(name, table_rows.num_rows, attempt)
+    def append(_attempt: int) -> None:
+        if new.num_rows:
+            table.versions.append(new)
 
-    return _committed(table, commit, f"commit {document.mrid} revision {document.revision} to {name}")
+    _committed(table.versions, append, f"add {what} to {'.'.join(table.versions.name())}")
+    window = Window.of(table_rows, landed)
+    if window is None:
+        return Written(table.name, 0, 1, f"{what} holds no values")
+    values, spans = window.values(), window.spans()
+
+    def recompute(attempt: int) -> Written:
+        table.versions.refresh()
+        coverage = table.versions.scan(row_filter=spans, selected_fields=_DOCUMENT_COLUMNS).to_arrow()
+        if not landed.num_rows and not _outranked(table_rows, coverage):
+            # The usual case, a first landing published after everything it overlaps: its rows
+            # replace its series' spans, nothing else changes (what latest_of would find too).
+            live = _replaced(table.latest.scan(row_filter=values).to_arrow(), table_rows)
+        else:
+            candidates = table.versions.scan(row_filter=values).to_arrow()
+            mrids = sorted(set(coverage.column("document_mrid").to_pylist()))
+            live = latest_of(candidates, coverage, _revisions_of(table.versions, mrids))
+        if live.num_rows:
+            table.latest.overwrite(live, overwrite_filter=values)
+        else:
+            table.latest.delete(values)
+        mine = pc.and_(pc.equal(live["document_mrid"], document.mrid), pc.equal(live["revision"], document.revision))
+        return Written(table.name, int(pc.sum(mine).as_py() or 0), attempt, new_versions=new.num_rows)
+
+    written = _committed(table.latest, recompute, f"commit {what} to {table.name}")
+    if not written.rows and table_rows.num_rows:
+        reason = f"a later publication holds every value of {what}"
+        written = replace(written, skipped=reason)
+    for each in (table.latest, table.versions):
+        compact(each, where=values, min_files=COMPACT_AT_FILES)
+        trim_snapshots(each)
+    return written
 
 
-def read_period(table: Table, area: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    """The table's rows for one area in [start, end), as a document frame (documents.COLUMNS)."""
-    table.refresh()
-    found = table.scan(
+def read_period(table: VersionedTable, area: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """The latest values of one area whose intervals overlap [start, end), as a document frame
+    (documents.COLUMNS): a yearly capacity that began before `start` counts."""
+    table.latest.refresh()
+    found = table.latest.scan(
         row_filter=And(
             EqualTo("area", area),
-            And(GreaterThanOrEqual("interval_start", start.isoformat()), LessThan("interval_start", end.isoformat())),
+            And(
+                GreaterThanOrEqual("interval_start", (start - LONGEST_INTERVAL).isoformat()),
+                LessThan("interval_start", end.isoformat()),
+            ),
         )
     ).to_pandas()
+    ends = found["interval_start"] + pd.to_timedelta(found["resolution_minutes"], unit="min")
+    found = found[ends > start].reset_index(drop=True)
     frame = pd.DataFrame(
         {
             "start": found["interval_start"].dt.tz_convert("UTC").astype("datetime64[ns, UTC]"),
             "resolution": pd.to_timedelta(found["resolution_minutes"], unit="min"),
             "area": found["area"],
             "direction": found["direction"],
-            "psr_type": found["psr_type"],
-            "business_type": found["business_type"],
+            "psr_type": found["psr_type"].fillna(""),
+            "business_type": found["business_type"].fillna(""),
             "sequence": found["sequence"].fillna(""),
             "value": found["value"],
             "unit": found["unit"],
@@ -313,12 +601,19 @@ def read_period(table: Table, area: str, start: pd.Timestamp, end: pd.Timestamp)
 
 
 def all_tables(catalog: Catalog, namespace: str) -> Iterator[Table]:
+    """Every table of the database; none if nothing has landed yet. Any other failure (an
+    expired credential, AccessDenied) is raised, naming the database."""
     try:
         identifiers = catalog.list_tables(namespace)
-    except Exception:  # no namespace yet: nothing landed
+    except NoSuchNamespaceError:
         return
+    except Exception as error:
+        raise TableReadError(f"could not list the tables of database {namespace!r}: {error}") from error
     for identifier in identifiers:
         yield catalog.load_table(identifier)
+
+
+# ------------------------------------------------------------------ upkeep
 
 
 @dataclass(frozen=True)
@@ -327,36 +622,54 @@ class Maintained:
     files_before: dict[str, int]
     files_after: dict[str, int]
     snapshots_expired: int
+    files_removed: int = 0
+    bytes_removed: int = 0
 
 
-def files_per_partition(table: Table) -> dict[str, int]:
+def files_per_partition(table: Table, where: BooleanExpression | None = None) -> dict[str, int]:
     table.refresh()
     counts: dict[str, int] = {}
-    for task in table.scan().plan_files():
+    for task in (table.scan() if where is None else table.scan(row_filter=where)).plan_files():
         key = "/".join(f"{v}" for v in task.file.partition)
         counts[key] = counts.get(key, 0) + 1
     return dict(sorted(counts.items()))
 
 
-def compact(table: Table) -> None:
-    """Rewrite every partition holding more than one file as one file, partition by partition.
+def compact(table: Table, where: BooleanExpression | None = None, min_files: int = 2) -> int:
+    """Rewrite the small files of each partition (of those `where` touches) as one file, where a
+    partition holds `min_files` small files or more.
 
-    Each partition is one overwrite commit of its own rows, retried like any write, so a
-    concurrent landing is never lost: if it commits first, the compaction re-reads.
+    A rewrite replaces exactly the files it read, in one commit retried like any write, so a
+    concurrent landing is never lost: if it commits first, the compaction plans again.
+    Returns the number of partitions rewritten.
     """
-    for partition in [p for p, n in files_per_partition(table).items() if n > 1]:
-        area, month = partition.split("/")
-        first = datetime(1970, 1, 1, tzinfo=UTC) + pd.DateOffset(months=int(month))
-        start, end = pd.Timestamp(first), pd.Timestamp(first) + pd.DateOffset(months=1)
-        where = And(
-            EqualTo("area", area),
-            And(GreaterThanOrEqual("interval_start", start.isoformat()), LessThan("interval_start", end.isoformat())),
-        )
 
-        def rewrite(_attempt: int, where: BooleanExpression = where) -> None:
-            table.overwrite(table.scan(row_filter=where).to_arrow(), overwrite_filter=where)
+    def small_files() -> dict[str, list[FileScanTask]]:
+        table.refresh()
+        found: dict[str, list[FileScanTask]] = {}
+        for task in (table.scan() if where is None else table.scan(row_filter=where)).plan_files():
+            if task.file.file_size_in_bytes < SMALL_FILE_BYTES:
+                found.setdefault("/".join(f"{v}" for v in task.file.partition), []).append(task)
+        return {p: tasks for p, tasks in found.items() if len(tasks) >= min_files}
+
+    crowded = small_files()
+    for partition in crowded:
+
+        def rewrite(_attempt: int, partition: str = partition) -> None:
+            tasks = small_files().get(partition, [])
+            if not tasks:
+                return
+            data = ArrowScan(table.metadata, table.io, table.schema(), AlwaysTrue()).to_table(tasks)
+            data = data.sort_by([("interval_start", "ascending")])
+            with table.transaction() as transaction:
+                with transaction.update_snapshot().overwrite() as rewrite_files:
+                    for task in tasks:
+                        rewrite_files.delete_data_file(task.file)
+                    for data_file in _dataframe_to_data_files(transaction.table_metadata, data, table.io):
+                        rewrite_files.append_data_file(data_file)
 
         _committed(table, rewrite, f"compact {partition} of {'.'.join(table.name())}")
+    return len(crowded)
 
 
 def expire_snapshots(table: Table, keep: timedelta) -> int:
@@ -374,8 +687,80 @@ def expire_snapshots(table: Table, keep: timedelta) -> int:
     return len(old)
 
 
+def trim_snapshots(table: Table, keep: int = SNAPSHOTS_KEPT) -> int:
+    """Forget all but the newest `keep` snapshots once there are more than twice as many.
+
+    Every commit rewrites the whole snapshot list, so without this a landing slows down with
+    every landing until the weekly maintenance. A lost race is left to the next landing.
+    """
+    table.refresh()
+    snapshots = sorted(table.snapshots(), key=lambda s: s.timestamp_ms)
+    if len(snapshots) <= 2 * keep:
+        return 0
+    current = table.current_snapshot()
+    old = [s.snapshot_id for s in snapshots[:-keep] if current is None or s.snapshot_id != current.snapshot_id]
+    try:
+        table.maintenance.expire_snapshots().by_ids(old).commit()
+    except (CommitFailedException, OperationalError, sqlite3.OperationalError):
+        return 0
+    return len(old)
+
+
+def referenced_files(table: Table) -> set[str]:
+    """Every file the table's metadata still needs: metadata log, manifest lists, manifests, data."""
+    table.refresh()
+    metadata = table.metadata
+    files = {table.metadata_location, *(entry.metadata_file for entry in metadata.metadata_log)}
+    for snapshot in metadata.snapshots:
+        files.add(snapshot.manifest_list)
+        for manifest in snapshot.manifests(table.io):
+            files.add(manifest.manifest_path)
+            for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
+                files.add(entry.data_file.file_path)
+    return {_path(f) for f in files}
+
+
+def _path(location: str) -> str:
+    """pyarrow file systems take 'bucket/key' and '/folder/file', not URIs."""
+    for scheme in ("s3://", "s3a://", "file://"):
+        if location.startswith(scheme):
+            return location[len(scheme) :]
+    return location
+
+
+def remove_orphan_files(table: Table, older_than: timedelta) -> tuple[int, int]:
+    """Delete the files under the table's location that its metadata no longer references.
+
+    pyiceberg 0.12 has no such call (apache/iceberg-python#2604): its expiry drops snapshots
+    from the metadata only. A file younger than `older_than` stays whatever it is: it may
+    belong to a commit in flight (a writer writes its files before it commits them).
+    Returns (files, bytes) removed.
+    """
+    location = table.location()
+    scheme, netloc, _ = PyArrowFileIO.parse_location(location)
+    filesystem = PyArrowFileIO(table.io.properties).fs_by_scheme(scheme, netloc)
+    keep = referenced_files(table)
+    cutoff = datetime.now(UTC) - older_than
+    try:
+        found = filesystem.get_file_info(pafs.FileSelector(_path(location), recursive=True, allow_not_found=True))
+    except FileNotFoundError:
+        return 0, 0
+    removed = removed_bytes = 0
+    for info in found:
+        if info.type != pafs.FileType.File or info.path in keep:
+            continue
+        if info.mtime is not None and info.mtime.astimezone(UTC) > cutoff:
+            continue
+        filesystem.delete_file(info.path)
+        removed, removed_bytes = removed + 1, removed_bytes + (info.size or 0)
+    return removed, removed_bytes
+
+
 def maintain(table: Table, keep: timedelta) -> Maintained:
+    """Compact, forget snapshots older than `keep`, then delete the files nothing references
+    (only those older than `keep` too, so no commit in flight loses a file)."""
     before = files_per_partition(table)
     compact(table)
     expired = expire_snapshots(table, keep)
-    return Maintained(".".join(table.name()), before, files_per_partition(table), expired)
+    files, size = remove_orphan_files(table, keep)
+    return Maintained(".".join(table.name()), before, files_per_partition(table), expired, files, size)
