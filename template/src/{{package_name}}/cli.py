@@ -1,6 +1,6 @@
 """The command line: `python -m <package> COMMAND`.
 
-demo | webhook | replay KEY | backfill START END | serve-backfill | query SQL | maintain
+demo | webhook | replay KEY | backfill START END | serve-backfill | query SQL | tables | maintain
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     query.add_argument("sql", help="the query; tables are <database>.<table>, as in Athena")
     query.add_argument("--format", choices=["table", "csv", "parquet"], default="table")
     query.add_argument("--output", type=Path, help="write the result to this file (needed for parquet)")
+    commands.add_parser("tables", help="list the lake's tables and their columns")
 
     maintain = commands.add_parser("maintain", help="compact the tables' small files and expire old snapshots")
     maintain.add_argument("--keep-days", type=float, default=None, help="snapshots to keep (default: settings)")
@@ -76,6 +77,16 @@ def main(argv: list[str] | None = None) -> int:
         text = write(run(args.sql), args.format, args.output)
         if text is not None:
             print(text)
+        return 0
+    if args.command == "tables":
+        from .query import describe
+
+        for table, columns in describe().to_pandas().groupby("table", sort=True):
+            print(table)
+            for column in columns.itertuples():
+                print(
+                    f"  {column.column:<20} {column.type:<14} {'required' if column.required else '':<9} {column.doc}"
+                )
         return 0
     if args.command == "maintain":
         from .flows import maintain_tables

@@ -717,10 +717,10 @@ def referenced_files(table: Table) -> set[str]:
             files.add(manifest.manifest_path)
             for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
                 files.add(entry.data_file.file_path)
-    return {_path(f) for f in files}
+    return {storage_path(f) for f in files}
 
 
-def _path(location: str) -> str:
+def storage_path(location: str) -> str:
     """pyarrow file systems take 'bucket/key' and '/folder/file', not URIs."""
     for scheme in ("s3://", "s3a://", "file://"):
         if location.startswith(scheme):
@@ -742,7 +742,9 @@ def remove_orphan_files(table: Table, older_than: timedelta) -> tuple[int, int]:
     keep = referenced_files(table)
     cutoff = datetime.now(UTC) - older_than
     try:
-        found = filesystem.get_file_info(pafs.FileSelector(_path(location), recursive=True, allow_not_found=True))
+        found = filesystem.get_file_info(
+            pafs.FileSelector(storage_path(location), recursive=True, allow_not_found=True)
+        )
     except FileNotFoundError:
         return 0, 0
     removed = removed_bytes = 0
