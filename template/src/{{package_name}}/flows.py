@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -27,7 +28,7 @@ from . import defaults, ledger
 from .areas import area_for_code
 from .checks import check
 from .documents import Document
-from .emailing import send_newsletter
+from .emailing import nothing_sent, send_newsletter
 from .entsoe_api import Fetched, fetch, load_api_key, make_client
 from .feeds import FEEDS, Feed
 from .front_door import INBOX, Refused, split_message
@@ -60,6 +61,9 @@ class RunSummary:
     markdown: str = ""
     skipped: str | None = None
     documents: list[RunSummary] = field(default_factory=list)  # one per document, when a message holds several
+
+
+Deliver = Callable[[Newsletter], list[str]]  # sends the newsletter; returns the recipients
 
 
 @task(name="read document", cache_policy=NO_CACHE)
@@ -107,8 +111,9 @@ def process_message(event_msg: str, replay: bool = False) -> RunSummary:
 
     `event_msg` is what the trigger passes, the front door's small event (JSON with the lake
     `key` of the landed message), or for manual runs a lake key, a bare market document or a
-    whole push envelope (each of its documents is processed). `replay` takes over a claim left
-    by a run that died; a failed run releases its own.
+    whole push envelope (each of its documents is processed). `replay` takes the revision over
+    from any holder, even a run that stopped while sending; a failed run releases its own claim
+    unless the newsletter may be out (ledger.py).
     """
     logger = get_run_logger()
     settings = Settings()
@@ -132,15 +137,28 @@ def process_message(event_msg: str, replay: bool = False) -> RunSummary:
     )
     run_id = str(flow_run.get_id() or "local")
     decision = ledger.claim(lake, feed.name, document, run_id, force=replay)
-    if not decision.proceed:
+    if decision.unresolved:
+        raise ledger.DeliveryUnresolved(decision.reason)  # fails the run, so the failure alert names it
+    if decision.claim is None:
         logger.info("Nothing to do: %s", decision.reason)
         return RunSummary(skipped=decision.reason)
+    claim = decision.claim
+
+    def deliver(newsletter: Newsletter) -> list[str]:
+        ledger.begin_sending(lake, claim)  # fenced: raises LostClaim if another run holds the revision
+        return send_newsletter(newsletter, settings, ledger.delivery_id(feed.name, document))
+
     try:
-        summary = _process(feed, area, document, raw, lake, settings)
-        ledger.mark_sent(lake, feed.name, document, run_id)
-    except BaseException:
-        ledger.release(lake, feed.name, document)
+        with ledger.renewing(lake, claim):
+            summary = _process(feed, area, document, raw, lake, settings, deliver)
+    except ledger.LostClaim as lost:
+        logger.info("Nothing sent: %s", lost)
+        return RunSummary(skipped=str(lost))
+    except BaseException as error:
+        ledger.release(lake, claim, nothing_sent=nothing_sent(error))  # a possible send stays `sending`
         raise
+    if not ledger.mark_sent(lake, claim):
+        logger.warning("Sent, but a replay took %s revision %s over meanwhile", document.mrid, document.revision)
     create_markdown_artifact(
         key=f"{feed.name.replace('_', '-')}-newsletter", markdown=summary.markdown, description=summary.subject
     )
@@ -172,7 +190,9 @@ def _documents_in(raw: bytes) -> list[str]:
     return [p.data.decode("utf-8") for p in parts] if len(parts) > 1 else []
 
 
-def _process(feed: Feed, area, document: Document, raw: bytes, lake: Lake, settings: Settings) -> RunSummary:
+def _process(
+    feed: Feed, area, document: Document, raw: bytes, lake: Lake, settings: Settings, deliver: Deliver
+) -> RunSummary:
     """Raw data and the table first (a later failure loses nothing), then enrichment, then the email.
 
     The newsletter is made from the tables, not the message: what readers get is what a query sees.
@@ -192,7 +212,7 @@ def _process(feed: Feed, area, document: Document, raw: bytes, lake: Lake, setti
 
     values = read_period(values_table, document.area, document.period_start, document.period_end)
     newsletter = newsletter_for(feed, area, document, reference_frame, values, settings.price_sequence)
-    recipients = send_newsletter(newsletter, settings)
+    recipients = deliver(newsletter)
     return _summary(feed, document, newsletter, recipients, [lake.describe(k) for k in keys], reference is not None)
 
 
