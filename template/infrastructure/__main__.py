@@ -1,6 +1,6 @@
 """Two stacks of one program: `bootstrap` (once, from a laptop, as an administrator) and the pipeline's own.
 
-pulumi stack init bootstrap && pulumi up     # GitHub OIDC identity, permissions boundary, the lake
+pulumi stack init bootstrap && pulumi up     # GitHub OIDC identity, permissions boundary, the lake, its reader policy
 pulumi stack init prod && pulumi up          # everything else (the deploy workflow; Destroy removes it)
 
 The lake lives in the bootstrap stack, which no workflow touches: destroying and deploying
@@ -38,6 +38,11 @@ if pulumi.get_stack() == "bootstrap":
     pulumi.export("permissions_boundary_arn", policies.boundary_arn(project, answers.AWS_ACCOUNT_ID))
     bucket = components.lake(project, answers.AWS_ACCOUNT_ID)
     pulumi.export("lake_bucket_name", bucket.bucket)
+    # Attach it to the people or roles who query the tables with Athena (read only).
+    reader = catalog.athena_reader_policy(
+        project, answers.AWS_ACCOUNT_ID, answers.AWS_REGION, policies.lake_bucket_name(project, answers.AWS_ACCOUNT_ID)
+    )
+    pulumi.export("athena_reader_policy_arn", reader.arn)
 else:
     # The lake is the bootstrap stack's; its name is fixed by the project, so no stack reference.
     lake_bucket = policies.lake_bucket_name(project, answers.AWS_ACCOUNT_ID)

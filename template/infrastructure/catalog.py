@@ -1,7 +1,9 @@
 """The query side of the lake: a Glue database for the Iceberg tables and an Athena workgroup.
 
 The flow's task role may read and write the tables of that database (policies.catalog_policy);
-Athena users query `<database>.<table>`, the same names `python -m <package> query` uses.
+Athena users query `<database>.<table>`, the same names `python -m <package> query` uses. The
+bootstrap stack makes the managed policy a reader needs (athena_reader_policy): attach it to
+your own people or roles; it may query and read the tables, never write them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,11 @@ import pulumi_aws as aws
 
 import policies
 from components import tags
+
+# Athena cancels a query of the workgroup once it has scanned this much, and bills no further:
+# at 5 USD per TB scanned (Athena pricing, us-east-1), at most about 5 cents a query.
+# docs/how-to/query-the-lake.md and docs/explanation/cost.md say how to change it.
+BYTES_SCANNED_CUTOFF_PER_QUERY = 10 * 1024**3  # 10 GiB
 
 
 @dataclass
@@ -26,6 +33,10 @@ def database_name(project: str) -> str:
     return project.replace("-", "_")
 
 
+def workgroup_name(project: str) -> str:
+    return f"{project}-queries"
+
+
 def query_catalog(project: str, account_id: str, region: str, bucket: str, task_role: aws.iam.Role) -> QueryCatalog:
     name = database_name(project)
     database = aws.glue.CatalogDatabase(
@@ -36,11 +47,12 @@ def query_catalog(project: str, account_id: str, region: str, bucket: str, task_
         tags=tags(project, "lake"),
     )
     workgroup = aws.athena.Workgroup(
-        f"{project}-queries",
-        name=f"{project}-queries",
+        workgroup_name(project),
+        name=workgroup_name(project),
         force_destroy=True,
         configuration=aws.athena.WorkgroupConfigurationArgs(
             enforce_workgroup_configuration=True,
+            bytes_scanned_cutoff_per_query=BYTES_SCANNED_CUTOFF_PER_QUERY,
             engine_version=aws.athena.WorkgroupConfigurationEngineVersionArgs(
                 selected_engine_version="Athena engine version 3"
             ),
@@ -59,3 +71,21 @@ def query_catalog(project: str, account_id: str, region: str, bucket: str, task_
         policy=json.dumps(policies.catalog_policy(f"arn:aws:s3:::{bucket}", name, account_id, region)),
     )
     return QueryCatalog(database, workgroup)
+
+
+def athena_reader_policy(project: str, account_id: str, region: str, bucket: str) -> aws.iam.Policy:
+    """The managed policy of the people and roles who query the tables with Athena (policies.athena_reader_policy).
+
+    In the bootstrap stack, which an administrator runs: the deploy role can neither create nor
+    change a policy that people hold, so a compromised deploy cannot widen their rights.
+    """
+    document = policies.athena_reader_policy(
+        f"arn:aws:s3:::{bucket}", database_name(project), workgroup_name(project), account_id, region
+    )
+    return aws.iam.Policy(
+        f"{project}-athena-reader",
+        name=policies.athena_reader_policy_name(project),
+        description=f"Query {project}'s tables with Athena (workgroup {workgroup_name(project)}); no writes",
+        policy=json.dumps(document),
+        tags=tags(project, "lake"),
+    )

@@ -18,6 +18,8 @@ import policies
 VPC_CIDR = "10.42.0.0/16"
 LOG_RETENTION_DAYS = 30
 IMAGES_KEPT = 20
+# Athena writes every query's result (and its metadata) under athena-results/: kept this long.
+ATHENA_RESULTS_DAYS = 30
 
 
 def tags(project: str, component: str) -> dict[str, str]:
@@ -112,7 +114,8 @@ def cluster(project: str) -> tuple[aws.ecs.Cluster, aws.cloudwatch.LogGroup]:
 
 
 def lake(project: str, account_id: str) -> aws.s3.Bucket:
-    """Encrypted, private, versioned, TLS only; old versions expire, raw data moves to infrequent access.
+    """Encrypted, private, versioned, TLS only; old versions expire, raw data moves to infrequent
+    access, Athena's query results expire after ATHENA_RESULTS_DAYS.
 
     The lake lives in the bootstrap stack, which no workflow touches, so destroying and
     deploying the pipeline again finds the bucket and its data where they were; `protect`
@@ -179,6 +182,19 @@ def lake(project: str, account_id: str) -> aws.s3.Bucket:
                 transitions=[
                     aws.s3.BucketLifecycleConfigurationRuleTransitionArgs(days=30, storage_class="STANDARD_IA")
                 ],
+            ),
+            # Expired results become noncurrent versions (the bucket is versioned): gone a day later.
+            aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id="expire-athena-results",
+                status="Enabled",
+                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix="athena-results/"),
+                expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=ATHENA_RESULTS_DAYS),
+                noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                    noncurrent_days=1
+                ),
+                abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                    days_after_initiation=1
+                ),
             ),
         ],
     )

@@ -51,6 +51,14 @@ def boundary_arn(project: str, account_id: str) -> str:
     return f"arn:aws:iam::{account_id}:policy/{project}-boundary"
 
 
+def athena_reader_policy_name(project: str) -> str:
+    return f"{project}-athena-reader"
+
+
+def athena_reader_policy_arn(project: str, account_id: str) -> str:
+    return f"arn:aws:iam::{account_id}:policy/{athena_reader_policy_name(project)}"
+
+
 def cluster_arn(project: str, account_id: str, region: str) -> str:
     return f"arn:aws:ecs:{region}:{account_id}:cluster/{project}"
 
@@ -530,7 +538,12 @@ def deploy_policy(project: str, account_id: str, region: str) -> dict:
                 "iam:DeletePolicyVersion",
                 "iam:SetDefaultPolicyVersion",
             ],
-            "Resource": [role_arn(project, account_id, "deploy"), boundary_arn(project, account_id)],
+            "Resource": [
+                role_arn(project, account_id, "deploy"),
+                boundary_arn(project, account_id),
+                # People hold it: a deploy that could rewrite it could widen their rights.
+                athena_reader_policy_arn(project, account_id),
+            ],
         },
         {
             "Sid": "NoRoleOrUserLeavesTheBoundary",
@@ -655,6 +668,93 @@ def catalog_policy(bucket_arn: str, database: str, account_id: str, region: str,
             "Effect": "Allow",
             "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
             "Resource": f"{bucket_arn}/{prefix}tables/*",
+        },
+    )
+
+
+def athena_reader_policy(
+    bucket_arn: str, database: str, workgroup: str, account_id: str, region: str, prefix: str = ""
+) -> dict:
+    """What a person or role needs to query the tables with Athena, and nothing that writes them.
+
+    Athena runs a query with its caller's rights (Athena User Guide, "Identity and access
+    management in Athena"; "Access to Amazon S3"): the workgroup's query actions, Glue reads
+    of the database and its tables, S3 reads of the table files, and writes of the results to
+    the workgroup's output location, `athena-results/`. No Glue write, no write under `tables/`:
+    only the pipeline (policies.catalog_policy) changes a table.
+    """
+    glue = f"arn:aws:glue:{region}:{account_id}"
+    athena = f"arn:aws:athena:{region}:{account_id}"
+    tables, results = f"{prefix}tables/", f"{prefix}athena-results/"
+    return _document(
+        {
+            "Sid": "QueryInTheWorkgroup",
+            "Effect": "Allow",
+            "Action": [
+                "athena:StartQueryExecution",
+                "athena:StopQueryExecution",
+                "athena:GetQueryExecution",
+                "athena:BatchGetQueryExecution",
+                "athena:ListQueryExecutions",
+                "athena:GetQueryResults",
+                "athena:GetQueryResultsStream",
+                "athena:GetWorkGroup",
+            ],
+            "Resource": f"{athena}:workgroup/{workgroup}",
+        },
+        # The console's table browser reads the tables through Athena's default catalog.
+        {
+            "Sid": "BrowseTheCatalog",
+            "Effect": "Allow",
+            "Action": [
+                "athena:GetDataCatalog",
+                "athena:ListDatabases",
+                "athena:GetDatabase",
+                "athena:ListTableMetadata",
+                "athena:GetTableMetadata",
+            ],
+            "Resource": f"{athena}:datacatalog/AwsDataCatalog",
+        },
+        {
+            "Sid": "ReadTheTableDefinitions",
+            "Effect": "Allow",
+            "Action": [
+                "glue:GetDatabase",
+                "glue:GetDatabases",
+                "glue:GetTable",
+                "glue:GetTables",
+                "glue:GetPartition",
+                "glue:GetPartitions",
+            ],
+            "Resource": [f"{glue}:catalog", f"{glue}:database/{database}", f"{glue}:table/{database}/*"],
+        },
+        {
+            "Sid": "ReadTheTableFiles",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"{bucket_arn}/{tables}*",
+        },
+        {
+            "Sid": "ListTheTableFilesAndResults",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": bucket_arn,
+            "Condition": {"StringLike": {"s3:prefix": [f"{tables}*", f"{results}*"]}},
+        },
+        {
+            "Sid": "WriteAndReadTheResults",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+            "Resource": f"{bucket_arn}/{results}*",
+        },
+        {"Sid": "FindTheResultsBucket", "Effect": "Allow", "Action": "s3:GetBucketLocation", "Resource": bucket_arn},
+        # The console's workgroup and data source choosers; names only, and AWS gives these
+        # actions no resource type (Service Authorization Reference, Athena).
+        {
+            "Sid": "ChooseTheWorkgroup",
+            "Effect": "Allow",
+            "Action": ["athena:ListWorkGroups", "athena:ListDataCatalogs"],
+            "Resource": "*",
         },
     )
 

@@ -91,6 +91,8 @@ GRANTED_ON_STAR = {
     "ssm:DescribeParameters",
     "sts:GetCallerIdentity",
     "iam:ListVirtualMFADevices",
+    "athena:ListWorkGroups",
+    "athena:ListDataCatalogs",
 }
 STACKS = ("bootstrap", "prod")
 
@@ -171,7 +173,25 @@ def test_lake_is_encrypted_private_versioned_tls_only_with_a_lifecycle(lake_stac
     (versioning,) = of_type(mocks, "aws:s3/bucketVersioning:BucketVersioning")
     assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
     (lifecycle,) = of_type(mocks, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
-    assert {r["id"] for r in lifecycle.inputs["rules"]} == {"expire-old-versions", "raw-to-infrequent-access"}
+    assert {r["id"] for r in lifecycle.inputs["rules"]} == {
+        "expire-old-versions",
+        "raw-to-infrequent-access",
+        "expire-athena-results",
+    }
+
+
+def test_athena_results_expire_and_nothing_else_does(lake_stack):
+    """Issue 17 item 5: every query leaves its result under athena-results/; they expire after
+    30 days (and their noncurrent versions a day later); the tables and raw data never expire."""
+    import components
+
+    mocks, _ = lake_stack
+    (lifecycle,) = of_type(mocks, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    expiring = [r for r in lifecycle.inputs["rules"] if "expiration" in r]
+    assert [(r["filter"]["prefix"], r["expiration"]["days"]) for r in expiring] == [("athena-results/", 30)]
+    (results,) = expiring
+    assert components.ATHENA_RESULTS_DAYS == 30 and results["status"] == "Enabled"
+    assert results["noncurrentVersionExpiration"]["noncurrentDays"] == 1
 
 
 def test_lake_bucket_refuses_every_request_without_tls(lake_stack):
@@ -277,7 +297,13 @@ def test_the_github_deploy_role_trusts_only_the_production_environment_of_the_re
     not the branch's; a repository created since GitHub's immutable subject claims presents its
     owner's and its own numeric ids, an older one its names. Both, and nothing else, get in."""
     mocks, exports = bootstrap_stack
-    assert set(exports) == {"oidc_provider_arn", "deploy_role_arn", "permissions_boundary_arn", "lake_bucket_name"}
+    assert set(exports) == {
+        "oidc_provider_arn",
+        "deploy_role_arn",
+        "permissions_boundary_arn",
+        "lake_bucket_name",
+        "athena_reader_policy_arn",
+    }
     (provider,) = of_type(mocks, "aws:iam/openIdConnectProvider:OpenIdConnectProvider")
     assert provider.inputs["url"] == policies.GITHUB_OIDC_URL
     deploy = next(r for r in of_type(mocks, "aws:iam/role:Role") if r.name.endswith("-deploy"))
@@ -370,6 +396,7 @@ def arn(kind: str) -> str:
         "lake": f"arn:aws:s3:::{project}-lake-{account}",
         "deploy": f"arn:aws:iam::{account}:role/{project}-deploy",
         "boundary": f"arn:aws:iam::{account}:policy/{project}-boundary",
+        "reader": f"arn:aws:iam::{account}:policy/{project}-athena-reader",
         "log_group": f"arn:aws:logs:{region}:{account}:log-group:/ecs/{project}",
     }[kind]
 
@@ -417,6 +444,11 @@ def test_the_deploy_role_cannot_change_itself_or_the_boundary(bootstrap_stack, p
     for action in ("iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:AttachRolePolicy"):
         assert grants(policy, action, arn("deploy"), effect="Deny"), action
     assert grants(policy, "iam:CreatePolicyVersion", arn("boundary"), effect="Deny")
+    # Nor the Athena reader policy people hold (the bootstrap stack makes it).
+    for action in ("iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:DeletePolicy"):
+        assert not grants(policy, action, arn("reader")), action
+    for action in ("iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:DeletePolicy"):
+        assert grants(policy, action, arn("reader"), effect="Deny"), action
     (create,) = grants(policy, "iam:CreateRole", f"arn:aws:iam::{answers.AWS_ACCOUNT_ID}:role/{answers.PROJECT}-task")
     assert create["Condition"] == {"ArnEquals": {"iam:PermissionsBoundary": arn("boundary")}}
     assert not any("*" in r for r in as_list(create["Resource"]))
@@ -433,7 +465,10 @@ def test_the_deploy_role_cannot_change_itself_or_the_boundary(bootstrap_stack, p
 
 def test_every_grant_of_the_pipeline_stack_lies_inside_the_boundary(pipeline_stack, bootstrap_stack):
     """A role granted more than the boundary allows would be refused at run time: add it there."""
-    boundary = json.loads(of_type(bootstrap_stack[0], "aws:iam/policy:Policy")[0].inputs["policy"])
+    (boundary_policy,) = [
+        p for p in of_type(bootstrap_stack[0], "aws:iam/policy:Policy") if p.name.endswith("-boundary")
+    ]
+    boundary = json.loads(boundary_policy.inputs["policy"])
     mocks, _ = pipeline_stack
     for document in mocks.iam_documents():
         if document.field == "assumeRolePolicy":
@@ -642,3 +677,62 @@ def test_task_role_may_use_only_the_tables_of_its_glue_database(pipeline_stack):
     assert glue["Resource"] == [f"{glue_arn}:catalog", f"{glue_arn}:database/{name}", f"{glue_arn}:table/{name}/*"]
     assert files["Resource"] == f"{arn('lake')}/tables/*"
     assert not any(a.startswith("glue:Delete") for a in glue["Action"]), "the task never drops a table or database"
+
+
+def test_the_workgroup_refuses_a_query_that_would_scan_more_than_the_cutoff(pipeline_stack):
+    """Issue 17 item 5: a query without a filter cannot scan (and bill) without bound."""
+    import catalog
+
+    mocks, _ = pipeline_stack
+    (workgroup,) = of_type(mocks, "aws:athena/workgroup:Workgroup")
+    configuration = workgroup.inputs["configuration"]
+    assert configuration["bytesScannedCutoffPerQuery"] == catalog.BYTES_SCANNED_CUTOFF_PER_QUERY == 10 * 1024**3
+    assert configuration["enforceWorkgroupConfiguration"] is True, "a query cannot lift the cutoff"
+
+
+def test_the_athena_reader_policy_may_query_and_read_the_tables_and_never_write_them(bootstrap_stack, documents):
+    """Issue 17 item 5: a managed policy, made and exported by the bootstrap stack, for people
+    who query the tables with Athena: the workgroup, Glue reads, the table files, the results."""
+    mocks, exports = bootstrap_stack
+    (reader,) = [p for p in of_type(mocks, "aws:iam/policy:Policy") if p.name.endswith("-athena-reader")]
+    assert reader.inputs["name"] == f"{answers.PROJECT}-athena-reader"
+    assert exports["athena_reader_policy_arn"] == arn("reader")
+    assert reader.name in {d.name for d in documents if d.resource_type == "aws:iam/policy:Policy"}, "linted"
+    policy = json.loads(reader.inputs["policy"])
+    region, account, project = answers.AWS_REGION, answers.AWS_ACCOUNT_ID, answers.PROJECT
+    workgroup = f"arn:aws:athena:{region}:{account}:workgroup/{project}-queries"
+    for action in (
+        "athena:StartQueryExecution",
+        "athena:GetQueryExecution",
+        "athena:GetQueryResults",
+        "athena:GetQueryResultsStream",
+        "athena:StopQueryExecution",
+        "athena:GetWorkGroup",
+        "athena:ListQueryExecutions",
+        "athena:BatchGetQueryExecution",
+    ):
+        assert grants(policy, action, workgroup), action
+        assert not grants(policy, action, f"arn:aws:athena:{region}:{account}:workgroup/primary"), action
+    database = project.replace("-", "_")
+    glue = f"arn:aws:glue:{region}:{account}"
+    for resource in (f"{glue}:catalog", f"{glue}:database/{database}", f"{glue}:table/{database}/wind"):
+        for action in ("GetDatabase", "GetDatabases", "GetTable", "GetTables", "GetPartition", "GetPartitions"):
+            assert grants(policy, f"glue:{action}", resource), (action, resource)
+    assert not grants(policy, "glue:GetTable", f"{glue}:table/another_database/wind")
+    glue_actions = {a for s in statements(policy) for a in as_list(s["Action"]) if a.startswith("glue:")}
+    assert all(a.startswith("glue:Get") for a in glue_actions), "no Glue write"
+
+    lake = arn("lake")
+    assert grants(policy, "s3:GetObject", f"{lake}/tables/wind/data/00000-0.parquet")
+    for action in ("s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"):
+        assert grants(policy, action, f"{lake}/athena-results/0f1e.csv"), action
+    assert grants(policy, "s3:GetBucketLocation", lake)
+    (listing,) = grants(policy, "s3:ListBucket", lake)
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["tables/*", "athena-results/*"]}}
+    for key in ("tables/wind/data/x.parquet", "tables/wind/metadata/v2.metadata.json", "raw/x.xml", "ledger/s"):
+        for action in ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectAcl"):
+            assert not grants(policy, action, f"{lake}/{key}"), (action, key)
+    for key in ("raw/x.xml", "ledger/feed=x/state.json", "inbox/x.xml"):
+        assert not grants(policy, "s3:GetObject", f"{lake}/{key}"), key
+    on_s3 = [s for s in statements(policy) if any(a.startswith("s3:") for a in as_list(s["Action"]))]
+    assert all(r == lake or r.startswith(f"{lake}/") for s in on_s3 for r in as_list(s["Resource"])), "the lake only"
