@@ -145,6 +145,7 @@ def test_fast() -> None:
         "2",
         "tests/test_questions.py",
         "tests/test_docs.py",
+        "tests/test_query_docs.py",
         "-k",
         "not screenshot",
         check=False,
