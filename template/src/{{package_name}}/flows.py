@@ -24,9 +24,9 @@ from prefect.exceptions import ObjectNotFound
 from prefect.futures import wait
 from prefect.runtime import flow_run
 
-from . import defaults, ledger
+from . import defaults, ledger, quarantine
 from .areas import area_for_code
-from .checks import check
+from .checks import DataCheckError, check
 from .documents import Document
 from .emailing import nothing_sent, send_newsletter
 from .entsoe_api import Fetched, fetch, load_api_key, make_client
@@ -73,19 +73,36 @@ def read_message(message: bytes, feed: Feed, settings: Settings) -> Document:
 
 @task(name="land in the lake", cache_policy=NO_CACHE)
 def land(
-    lake: Lake, feed: Feed, document: Document, raw: bytes, frame: pd.DataFrame, table: VersionedTable, prefix: str = ""
+    lake: Lake,
+    feed: Feed,
+    document: Document,
+    raw: bytes,
+    frame: pd.DataFrame,
+    table: VersionedTable,
+    area: str,
+    prefix: str = "",
 ) -> list[str]:
     """Writes the raw bytes, checks the values, then commits them to the feed's (or enrichment's) table.
 
     Raw files keep every revision (`<mRID>_r<revision>.xml`) and are written first, so a
-    document that fails its data checks stays landed for `replay`. The history table keeps every
-    version; the latest table each key's latest published value (tables.write_document).
+    document that fails its data checks stays landed for `replay`, and is quarantined (the
+    sweep skips it; quarantine.py). `area`: the EIC code of the project's area. The history
+    table keeps every version; the latest table each key's latest published value
+    (tables.write_document).
     """
     raw_dir = partition(f"{prefix}raw", feed.name, document.area, document.period_start)
     key = lake.put(f"{raw_dir}/{document_name(document.mrid, document.revision)}.xml", raw)
-    check(document, frame, feed)
+    logger = get_run_logger()
+    try:
+        warnings = check(document, frame, feed, area)
+    except DataCheckError as refused:
+        quarantine.record(lake, feed.name, document, key, str(refused))
+        raise
+    quarantine.release(lake, feed.name, document)
+    for warning in warnings:
+        logger.warning("%s revision %s: %s", document.mrid, document.revision, warning)
     written = write_document(table, document, rows(document, frame, feed))
-    get_run_logger().info(
+    logger.info(
         "%s: %s", written.table, written.skipped or f"{written.rows} rows committed (attempt {written.attempts})"
     )
     return [key]
@@ -198,7 +215,8 @@ def _process(
     The newsletter is made from the tables, not the message: what readers get is what a query sees.
     """
     values_table, enrichment_table = feed_tables(settings, feed)
-    keys = land(lake, feed, document, raw, document.frame, values_table)
+    project_area = _configured_area(settings).code
+    keys = land(lake, feed, document, raw, document.frame, values_table, project_area)
 
     client = make_client(settings, load_api_key(settings))
     start, end = feed.enrichment.period(document)
@@ -207,7 +225,9 @@ def _process(
     reference_frame = None
     if reference is not None:
         trimmed = trim(reference.document.frame, start, end)
-        keys += land(lake, feed, reference.document, reference.raw, trimmed, enrichment_table, prefix="enrichment/")
+        keys += land(
+            lake, feed, reference.document, reference.raw, trimmed, enrichment_table, project_area, prefix="enrichment/"
+        )
         reference_frame = read_period(enrichment_table, document.area, start, end)
 
     values = read_period(values_table, document.area, document.period_start, document.period_end)
@@ -330,7 +350,8 @@ def _land_chunk(
     if fetched is None:
         get_run_logger().warning("No data published for %s to %s", s, e)
         return []
-    return land(lake, feed, fetched.document, fetched.raw, trim(fetched.document.frame, s, e), table)
+    area = _configured_area(Settings()).code
+    return land(lake, feed, fetched.document, fetched.raw, trim(fetched.document.frame, s, e), table, area)
 
 
 def _backfill_here(chunks: list[tuple[date, date]], max_concurrency: int):
@@ -470,11 +491,15 @@ def sweep_inbox(lake: Lake, feed: Feed) -> list[str]:
     """
     logger = get_run_logger()
     sent = ledger.sent_revisions(lake, feed.name)
+    held = quarantine.quarantined(lake, feed.name)
     pending = []
     for key in lake.list(f"{INBOX}/type={feed.document_type}/"):
         area, name = key.split("/")[-2].removeprefix("area="), key.rsplit("/", 1)[1]
         mrid, revision = _inbox_name(name)
         if mrid is None or any(r >= revision for r in sent.get((area, mrid), ())):
+            continue
+        if (area, mrid, revision) in held:
+            logger.warning("Landed message %s is quarantined (it failed its data checks): replay it once fixed", key)
             continue
         pending.append(key)
     for key in pending:
