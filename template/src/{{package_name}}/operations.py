@@ -4,7 +4,8 @@
   `rate_limit()` in entsoe_api admits at most `api_rate_limit_per_minute` requests a minute
   across every run.
 - The alerts: automations.yaml (beside prefect.yaml) holds them; `apply_automations` creates
-  or updates each by name and removes the project's automations the file no longer has.
+  each by name, updates only the changed ones (an update resets a trigger's open windows)
+  and removes the project's automations the file no longer has.
 - Their notification blocks: an email through the project's SMTP server (an Apprise
   `mailto://` URL in Prefect's Apprise-based block, the password read from the SMTP Secret
   block at deploy time and stored encrypted in the block, never in a file) and, if named,
@@ -186,12 +187,20 @@ def load_automations(settings: Settings, path: Path = AUTOMATIONS_FILE) -> list[
 
 
 def apply_automations(settings: Settings, path: Path = AUTOMATIONS_FILE) -> list[str]:
-    """Creates or updates the file's automations by name; deletes the project's others. Idempotent."""
+    """Creates the file's automations by name, updates the changed ones, deletes the project's others.
+
+    An unchanged automation is left alone: the server gives a trigger new ids on every update
+    (prefect/server/api/automations.py, `reset_ids`) and the trigger service keys its
+    proactive windows by trigger id, so an update would drop every open window (a run
+    waiting to start, the feed's silence) and a deploy would silence the alerts it sets up.
+    """
     wanted = {a.name: a for a in load_automations(settings, path)}
     with get_client(sync_client=True) as client:
         existing = {a.name: a for a in client.read_automations() if _is_alert(a)}
         for name, automation in wanted.items():
-            if name in existing:
+            if name in existing and comparable(existing[name]) == comparable(automation):
+                print(f"unchanged automation {name}")
+            elif name in existing:
                 client.update_automation(existing[name].id, automation)
                 print(f"updated automation {name}")
             else:
@@ -202,6 +211,28 @@ def apply_automations(settings: Settings, path: Path = AUTOMATIONS_FILE) -> list
                 client.delete_automation(automation.id)
                 print(f"deleted automation {name}")
     return sorted(wanted)
+
+
+_SERVER_FIELDS = frozenset({"id", "created", "updated", "created_by", "updated_by", "account", "workspace"})
+
+
+def comparable(automation: AutomationCore) -> Any:
+    """What an automation does, the same for the file's and the server's copy of it.
+
+    Both go through the client's model (which drops what it does not know), then ids,
+    times and authorship go, and so do empty values, which a server may fill in or leave
+    out (`owner_resource: null`, `actions_on_resolve: []`).
+    """
+    return _without_server_fields(AutomationCore.model_validate(automation.model_dump()).model_dump(mode="json"))
+
+
+def _without_server_fields(value: Any) -> Any:
+    if isinstance(value, dict):
+        kept = {k: _without_server_fields(v) for k, v in value.items() if k not in _SERVER_FIELDS}
+        return {k: v for k, v in kept.items() if v not in (None, "", [], {})}
+    if isinstance(value, list):
+        return [_without_server_fields(v) for v in value]
+    return value
 
 
 def remove_automations() -> None:
