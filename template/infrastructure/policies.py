@@ -563,15 +563,25 @@ def _ecs_parts(arn: str) -> tuple[str, str, str]:
     return region, account_id, resource.split("/", 1)[1]
 
 
-def front_door_policy(bucket_arn: str, parameter_arns: list[str], log_group_arn: str, prefix: str = "inbox/") -> dict:
-    """The push front door (Lambda) may put objects under the inbox, read its two parameters, log.
+def front_door_policy(
+    bucket_arn: str,
+    parameter_arns: list[str],
+    log_group_arn: str,
+    prefixes: tuple[str, ...] = ("inbox/", "quarantine/front-door/"),
+) -> dict:
+    """The push front door (Lambda) may put objects under the inbox and its quarantine, read its two parameters, log.
 
     No kms:Decrypt: its SecureStrings use the AWS managed key aws/ssm, whose key policy lets
     any principal of the account use it through SSM (AWS Systems Manager User Guide, "How
     AWS Systems Manager Parameter Store uses AWS KMS").
     """
     return _document(
-        {"Sid": "Inbox", "Effect": "Allow", "Action": "s3:PutObject", "Resource": f"{bucket_arn}/{prefix}*"},
+        {
+            "Sid": "Inbox",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": [f"{bucket_arn}/{p}*" for p in prefixes],
+        },
         {"Sid": "Parameters", "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": parameter_arns},
         {
             "Sid": "Logs",

@@ -620,7 +620,7 @@ def test_front_door_secrets_are_secure_strings_pulumi_only_holds_a_placeholder_f
         assert isinstance(inputs["value"], dict) and inputs["value"]["value"] == front_door.PLACEHOLDER
 
 
-def test_front_door_role_may_only_put_inbox_objects_read_its_two_parameters_and_log(pipeline_stack):
+def test_front_door_role_may_only_put_inbox_and_quarantine_objects_read_its_two_parameters_and_log(pipeline_stack):
     mocks, _ = pipeline_stack
     policy = next(p for p in of_type(mocks, "aws:iam/rolePolicy:RolePolicy") if p.name.endswith("-front-door"))
     grants = {
@@ -631,7 +631,10 @@ def test_front_door_role_may_only_put_inbox_objects_read_its_two_parameters_and_
     region, account, project = answers.AWS_REGION, answers.AWS_ACCOUNT_ID, answers.PROJECT
     log_streams = [f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{project}-front-door:*"]
     assert grants == {
-        "s3:PutObject": [f"arn:aws:s3:::{project}-lake-{account}/inbox/*"],
+        "s3:PutObject": [
+            f"arn:aws:s3:::{project}-lake-{account}/inbox/*",
+            f"arn:aws:s3:::{project}-lake-{account}/quarantine/front-door/*",
+        ],
         "ssm:GetParameter": [
             f"arn:aws:ssm:{region}:{account}:parameter/{project}/front-door/token",
             f"arn:aws:ssm:{region}:{account}:parameter/{project}/front-door/webhook-url",

@@ -5,16 +5,29 @@ whole Lambda package) and the local Starlette receiver (`local/receiver.py`) tha
 the tests run. For every request it:
 
 1. answers ENTSO-E's endpoint check (an empty POST) with a SOAP reply, not 400;
-2. refuses a wrong path token (404), an oversized body (413) or a message it cannot trust
-   (400: not UTF-8, not well-formed, a DTD or entity, an acknowledgement, a document type
-   this pipeline does not handle), without landing anything;
-3. lands each market document of the message in the lake under `inbox/`, keyed by its
+2. refuses a wrong path token (404), an oversized body or payload (413) or bytes it cannot
+   trust (400: not UTF-8, not well-formed, a DTD or entity, a `Compressed` payload that is
+   not gzip), without landing anything;
+3. answers `OK` to authentic but unusable content (an acknowledgement, another document type,
+   no market document, more documents than the cap per push) and lands the message whole
+   under `quarantine/front-door/` with its reason beside it: never processed, no event;
+4. lands each market document of the message in the lake under `inbox/`, keyed by its
    content, so a redelivery lands on the same key;
-4. posts one small JSON event per document to the webhook (Prefect Cloud's, or the local
+5. posts one small JSON event per document to the webhook (Prefect Cloud's, or the local
    stand-in), which the webhook template (events.py) turns into the trigger's event;
-5. answers SOAP `OK` only when every document is landed and every event accepted; `FAILED`
-   with a 5xx when the lake or the webhook is unreachable, so ENTSO-E delivers again. A
-   document landed whose event was lost is found by the scheduled sweep (flows.poll_latest).
+6. answers `OK` only when every document is landed and every event accepted; a fault with a
+   5xx when the lake or the webhook is unreachable, so ENTSO-E delivers again. A document
+   landed whose event was lost is found by the scheduled sweep (flows.poll_latest).
+
+The protocol is IEC 62325-504 as Red Eléctrica's reference kit implements it
+(github.com/gavioto/eemws-core @ 90b72a7, files under eemws-core/src/main/resources/):
+`wsdl/urn-iec62325-504-wss-1-0.wsdl` binds SOAP 1.2 and `wsdl/urn-iec62325-504-wss-1-0-soap11.wsdl`
+SOAP 1.1, so a request in either version is answered in its own; the IEC 61968-100 message
+schema `xsd/http-iec-ch-TC57-2011-schema-message.xsd` (copied to samples/iec62325-504/)
+lets a Payload hold XML, an `OperationSet` or `Compressed` (gzip, base64 text, with a
+`Format`, as eemws-utils' MessageUtil.createRequestWithCompressedXmlPayload writes it); an
+error is a SOAP Fault whose detail is a `msg:FaultMessage`, as eemws-utils'
+iec61968100/FaultUtil.java builds it (Reply, Result FAILED, an Error with `code` and `details`).
 
 Nothing here imports the rest of the package: Lambda runs this one file.
 """
@@ -22,6 +35,7 @@ Nothing here imports the rest of the package: Lambda runs this one file.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -30,26 +44,42 @@ import re
 import time
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from xml.parsers import expat
 from xml.sax.saxutils import escape, unescape
 
 SOAP = "application/soap+xml; charset=utf-8"
+SOAP_12 = "http://www.w3.org/2003/05/soap-envelope"
+SOAP_11 = "http://schemas.xmlsoap.org/soap/envelope/"
+CONTENT_TYPES = {SOAP_12: SOAP, SOAP_11: "text/xml; charset=utf-8"}
+MESSAGE_NS = "http://iec.ch/TC57/2011/schema/message"  # IEC 61968-100
 INBOX = "inbox"
+QUARANTINE = "quarantine/front-door"  # authentic messages this pipeline cannot use, with their reason
 PLACEHOLDER_PREFIX = "unset"  # what Pulumi writes into the parameters (infrastructure/front_door.py)
 DEFAULT_MAX_BYTES = 6 * 1024 * 1024  # a Lambda function URL takes at most 6 MB per request
+# One push carries one document in every message seen (docs/explanation/decisions.md); beyond
+# this many the message is quarantined whole, never turned into one event (and run) each.
+DEFAULT_MAX_DOCUMENTS = 50
 # Which element of a TimeSeries names its area (documents.py reads the same ones).
 _AREA_ELEMENTS = ("inBiddingZone_Domain.mRID", "in_Domain.mRID", "outBiddingZone_Domain.mRID", "out_Domain.mRID")
 
 
 class Refused(Exception):
-    """The request is answered with SOAP FAILED and this status; nothing more happens."""
+    """The request is answered with a SOAP Fault and this status; nothing more happens."""
 
     def __init__(self, status: int, detail: str):
         self.status = status
         self.detail = detail
         super().__init__(detail)
+
+
+class Unusable(Refused):
+    """Authentic, well-formed, but nothing this pipeline processes: quarantined, answered OK."""
+
+    def __init__(self, detail: str):
+        super().__init__(200, detail)
 
 
 @dataclass(frozen=True)
@@ -85,6 +115,7 @@ class Reply:
     status: int
     body: str
     headers: dict = field(default_factory=lambda: {"content-type": SOAP})
+    note: dict = field(default_factory=dict)  # for the host's log line (never the token)
 
 
 @dataclass(frozen=True)
@@ -96,58 +127,125 @@ class FrontDoor:
     land: Callable[[str, bytes], object]
     notify: Callable[[dict], None]
     max_bytes: int = DEFAULT_MAX_BYTES
+    max_documents: int = DEFAULT_MAX_DOCUMENTS
 
     def handle(self, method: str, path: str, body: bytes) -> Reply:
+        soap = soap_version(body)
         if not self.token or not hmac.compare_digest(path.strip("/").encode(), self.token.encode()):
-            return _failed(404, "unknown endpoint")
+            return fault(404, "unknown endpoint", soap)
         if method.upper() != "POST":
-            return _failed(405, "post ENTSO-E push messages here")
+            return fault(405, "post ENTSO-E push messages here", soap)
         if not body.strip():
             # ENTSO-E checks a new endpoint with an empty POST and wants anything but 400.
-            return Reply(200, soap_reply("OK"))
+            return ok(soap)
         try:
             if len(body) > self.max_bytes:
                 raise Refused(413, f"message is {len(body):,} bytes, over the limit of {self.max_bytes:,}")
-            parts = [p for p in split_message(body) if self._handled(p)]
+            parts = [p for p in split_message(body, self.max_bytes, self.max_documents) if self._handled(p)]
+        except Unusable as unusable:
+            return self._quarantine(body, unusable.detail, soap)
         except Refused as refusal:
-            return _failed(refusal.status, refusal.detail)
+            return fault(refusal.status, refusal.detail, soap)
         for part in parts:
             try:
                 self.land(part.key, part.data)
             except Exception as exc:  # any failure to land means: deliver again later
-                return _failed(503, f"the lake did not take the message ({type(exc).__name__}); send again later")
+                return fault(503, f"the lake did not take the message ({type(exc).__name__}); send again later", soap)
         for part in parts:
             try:
                 self.notify(part.event())
             except Exception as exc:
-                return _failed(503, f"Prefect did not take the event ({exc}); send again later")
-        return Reply(200, soap_reply("OK"))
+                return fault(503, f"Prefect did not take the event ({exc}); send again later", soap)
+        return ok(soap)
 
     def _handled(self, part: Part) -> bool:
         if part.document_type not in self.document_types:
-            raise Refused(
-                400,
+            raise Unusable(
                 f"document type {part.document_type} is not handled by this pipeline "
-                f"(it expects {', '.join(sorted(self.document_types))})",
+                f"(it expects {', '.join(sorted(self.document_types))})"
             )
         return True
 
+    def _quarantine(self, body: bytes, reason: str, soap: str) -> Reply:
+        """Lands the message whole with its reason; answers OK so a refusal never counts against the feed.
 
-def soap_reply(result: str, detail: str = "") -> str:
-    """A SOAP 1.2 ResponseMessage (IEC 62325-504): Result OK, or FAILED with the reason as its Error."""
-    error = f"<msg:Error><msg:details>{escape(detail)}</msg:details></msg:Error>" if detail and result != "OK" else ""
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        '<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"><env:Body>'
-        '<msg:ResponseMessage xmlns:msg="http://iec.ch/TC57/2011/schema/message">'
+        Keyed by content and day: a redelivery lands on the same keys. Nothing is notified.
+        """
+        key = f"{QUARANTINE}/{time.strftime('%Y-%m-%d', time.gmtime())}/{hashlib.sha256(body).hexdigest()[:16]}"
+        record = {"message": f"{key}.xml", "reason": reason, "bytes": len(body), "at": time.time()}
+        try:
+            self.land(f"{key}.xml", body)
+            self.land(f"{key}.json", json.dumps(record).encode())
+        except Exception as exc:
+            return fault(503, f"the lake did not take the message ({type(exc).__name__}); send again later", soap)
+        return ok(soap, note={"quarantined": f"{key}.xml", "reason": reason[:300]})
+
+
+def soap_version(body: bytes) -> str:
+    """The SOAP namespace of the request's envelope: SOAP 1.1's, or SOAP 1.2's (also for anything else)."""
+    root = _START_TAG.search(body, 0, 8192)
+    if root and root.group(1).rpartition(b":")[2] == b"Envelope":
+        prefix = root.group(1).rpartition(b":")[0]
+        declaration = (b"xmlns:" + prefix) if prefix else b"xmlns"
+        if re.search(re.escape(declaration) + rb"""\s*=\s*["']""" + re.escape(SOAP_11.encode()), root.group(2)):
+            return SOAP_11
+    return SOAP_12
+
+
+_START_TAG = re.compile(rb"<(?![?!])([^\s/>]+)([^>]*)>")
+
+
+def _envelope(soap: str, body: str) -> str:
+    declaration = '<?xml version="1.0" encoding="UTF-8"?>'
+    return f'{declaration}<env:Envelope xmlns:env="{soap}"><env:Body>{body}</env:Body></env:Envelope>'
+
+
+def _error(detail: str, code: str) -> str:
+    """An IEC 61968-100 ErrorType; `code` is required, its values local (the kit has HAND-021...; here FD-<status>)."""
+    return f"<msg:Error><msg:code>{escape(code)}</msg:code><msg:details>{escape(detail)}</msg:details></msg:Error>"
+
+
+def soap_reply(result: str, detail: str = "", soap: str = SOAP_12, code: str = "FD-400") -> str:
+    """A ResponseMessage (IEC 62325-504): Result OK, or FAILED with the reason as its Error."""
+    error = _error(detail, code) if detail and result != "OK" else ""
+    return _envelope(
+        soap,
+        f'<msg:ResponseMessage xmlns:msg="{MESSAGE_NS}">'
         "<msg:Header><msg:Verb>reply</msg:Verb><msg:Noun>ETP-DOCUMENT</msg:Noun></msg:Header>"
         f"<msg:Reply><msg:Result>{result}</msg:Result>{error}</msg:Reply>"
-        "</msg:ResponseMessage></env:Body></env:Envelope>"
+        "</msg:ResponseMessage>",
     )
 
 
-def _failed(status: int, detail: str) -> Reply:
-    return Reply(status, soap_reply("FAILED", detail))
+def fault_message(status: int, detail: str, soap: str = SOAP_12) -> str:
+    """A SOAP Fault carrying a msg:FaultMessage, as the kit's FaultUtil.getFaultMessageFromException builds it.
+
+    4xx is the sender's fault (SOAP 1.2 env:Sender, SOAP 1.1 Client), 5xx the receiver's: send again.
+    The HTTP status stays what tells ENTSO-E whether to send again (decisions.md).
+    """
+    faulty = f'<msg:FaultMessage xmlns:msg="{MESSAGE_NS}"><msg:Reply><msg:Result>FAILED</msg:Result>'
+    faulty += f"{_error(detail, f'FD-{status}')}</msg:Reply></msg:FaultMessage>"
+    sender = status < 500
+    if soap == SOAP_11:
+        inner = (
+            f"<env:Fault><faultcode>env:{'Client' if sender else 'Server'}</faultcode>"
+            f"<faultstring>{escape(detail)}</faultstring><detail>{faulty}</detail></env:Fault>"
+        )
+    else:
+        inner = (
+            f"<env:Fault><env:Code><env:Value>env:{'Sender' if sender else 'Receiver'}</env:Value></env:Code>"
+            f'<env:Reason><env:Text xml:lang="en">{escape(detail)}</env:Text></env:Reason>'
+            f"<env:Detail>{faulty}</env:Detail></env:Fault>"
+        )
+    return _envelope(soap, inner)
+
+
+def ok(soap: str = SOAP_12, note: dict | None = None) -> Reply:
+    return Reply(200, soap_reply("OK", soap=soap), {"content-type": CONTENT_TYPES[soap]}, note or {})
+
+
+def fault(status: int, detail: str, soap: str = SOAP_12) -> Reply:
+    return Reply(status, fault_message(status, detail, soap), {"content-type": CONTENT_TYPES[soap]})
 
 
 def safe_name(mrid: str) -> str:
@@ -158,43 +256,89 @@ def safe_name(mrid: str) -> str:
 # ---------------------------------------------------------------- reading a message cheaply
 
 
-def split_message(body: bytes) -> list[Part]:
+def split_message(
+    body: bytes, max_bytes: int = DEFAULT_MAX_BYTES, max_documents: int | None = None, _depth: int = 0
+) -> list[Part]:
     """The market documents of a push message (an envelope, or a bare document), checked cheaply.
 
     expat checks the whole message is well-formed UTF-8 XML and refuses a DTD or an entity
     declaration before anything is expanded; with no element handlers it runs at C speed
     (a 10 MB message in well under a second). The documents are then found in the bytes
     as they are (no re-serialising), and a document carried as escaped text inside
-    <Payload> is read the same way.
+    <Payload>, or as a `Compressed` payload (gzip, base64; inflated to at most `max_bytes`),
+    is read the same way. More than `max_documents` documents: Unusable, before any is read.
     """
     try:
         body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise Refused(400, f"message is not UTF-8 ({exc.reason} at byte {exc.start})") from None
     _check_well_formed(body)
+    if max_documents is not None:
+        count = sum(1 for _ in _DOCUMENT.finditer(body))
+        if count > max_documents:
+            raise Unusable(f"{count:,} documents, over the cap of {max_documents:,} per push")
     parts = []
     position = 0
     while start := _DOCUMENT.search(body, position):
         name, kind = start.group(1), start.group(2).decode()
         end = re.compile(rb"</" + re.escape(name) + rb"\s*>").search(body, start.end())
         if end is None:  # expat saw it well-formed, so only a self-closed, empty document
-            raise Refused(400, f"<{kind}> is empty")
-        parts.append(_part(kind, body[start.start() : end.end()], body[: start.start()]))
+            raise Unusable(f"<{kind}> is empty")
+        parts.append(_part(kind, body[start.start() : end.end()], _declared_namespace(body, start.start())))
         position = end.end()
     if not parts:
+        if _depth > 1:
+            raise Refused(400, "a payload nested in a payload nested in a payload is refused")
+        compressed = _COMPRESSED.search(body)
+        if compressed:
+            form = _FORMAT.search(body)
+            if form and form.group(1).strip().upper() not in (b"XML", b""):
+                raise Unusable(f"Compressed payload of Format {form.group(1).strip().decode()!r}, not XML")
+            return split_message(_inflate(compressed.group(1), max_bytes), max_bytes, max_documents, _depth + 1)
         payload = _PAYLOAD.search(body)
         text = unescape(payload.group(1).decode()).strip() if payload else ""
         if text.startswith("<"):
-            return split_message(text.encode("utf-8"))
+            return split_message(text.encode("utf-8"), max_bytes, max_documents, _depth + 1)
         root = _ROOT.search(body)
-        raise Refused(400, f"no ENTSO-E market document found (root element is <{_name(root)}>)")
+        raise Unusable(f"no ENTSO-E market document found (root element is <{_name(root)}>)")
     return parts
+
+
+def _inflate(text: bytes, limit: int) -> bytes:
+    """A `Compressed` payload's bytes: base64 text of gzip (the kit's GZIPUtil), at most `limit` inflated.
+
+    Inflated in one bounded call: a zip bomb stops at `limit` + 1 bytes, it is never expanded whole.
+    """
+    try:
+        packed = base64.b64decode(b"".join(_CHARACTER_REFERENCE.sub(b"", text).split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise Refused(400, "the Compressed payload is not base64 text") from None
+    inflater = zlib.decompressobj(wbits=31)  # gzip only
+    try:
+        data = inflater.decompress(packed, limit + 1)
+    except zlib.error as exc:
+        raise Refused(400, f"the Compressed payload is not gzip ({exc})") from None
+    if len(data) > limit or inflater.unconsumed_tail:
+        raise Refused(413, f"the Compressed payload inflates to more than the limit of {limit:,} bytes")
+    if not inflater.eof or inflater.unused_data:
+        raise Refused(400, "the Compressed payload is not one whole gzip stream")
+    return data
 
 
 _DOCUMENT = re.compile(rb"<((?:[\w.-]+:)?(\w+_MarketDocument))[\s/>]")
 _PAYLOAD = re.compile(rb"<(?:[\w.-]+:)?Payload(?:\s[^>]*)?>(.*?)</(?:[\w.-]+:)?Payload\s*>", re.DOTALL)
+_COMPRESSED = re.compile(rb"<(?:[\w.-]+:)?Compressed(?:\s[^>]*)?>([^<]*)</(?:[\w.-]+:)?Compressed\s*>")
+_FORMAT = re.compile(rb"<(?:[\w.-]+:)?Format(?:\s[^>]*)?>([^<]*)</(?:[\w.-]+:)?Format\s*>")
+_CHARACTER_REFERENCE = re.compile(rb"&#(?:13|10|x[dDaA]);")  # line ends a serialiser may escape
 _ROOT = re.compile(rb"<([\w.:-]+)")
 _DEFAULT_NAMESPACE = re.compile(rb'xmlns="([^"]*)"')
+
+
+def _declared_namespace(body: bytes, end: int) -> bytes | None:
+    """The last default namespace declared before `end` (no copy of the body: linear in documents)."""
+    at = body.rfind(b'xmlns="', 0, end)
+    match = _DEFAULT_NAMESPACE.match(body, at) if at >= 0 else None
+    return match.group(1) if match else None
 
 
 def _name(match: re.Match | None) -> str:
@@ -222,25 +366,24 @@ def _field(block: bytes, name: str) -> str:
     return match.group(1).decode().strip() if match else ""
 
 
-def _part(kind: str, data: bytes, before: bytes) -> Part:
+def _part(kind: str, data: bytes, declared: bytes | None) -> Part:
     header, _, series = data.partition(b"TimeSeries>")
     if kind == "Acknowledgement_MarketDocument":
-        raise Refused(400, f"ENTSO-E acknowledgement {_field(data, 'code') or '?'}: {_field(data, 'text')}")
+        raise Unusable(f"ENTSO-E acknowledgement {_field(data, 'code') or '?'}: {_field(data, 'text')}")
     head = data[: data.index(b">")]
-    if b"xmlns=" not in head:
-        declared = _DEFAULT_NAMESPACE.findall(before)
-        if declared:  # its namespace was declared on the envelope: declare it on the document itself
-            data = data.replace(kind.encode(), kind.encode() + b' xmlns="' + declared[-1] + b'"', 1)
+    if b"xmlns=" not in head and declared is not None:
+        # its namespace was declared on the envelope: declare it on the document itself
+        data = data.replace(kind.encode(), kind.encode() + b' xmlns="' + declared + b'"', 1)
     mrid, document_type = _field(header, "mRID"), _field(header, "type")
     for required, value in (("mRID", mrid), ("type", document_type)):
         if not value:
-            raise Refused(400, f"<{kind}> has no {required}")
+            raise Unusable(f"<{kind}> has no {required}")
     revision = _field(header, "revisionNumber") or "1"
     if not revision.isdigit():
-        raise Refused(400, f"revisionNumber must be a whole number, got {revision!r}")
+        raise Unusable(f"revisionNumber must be a whole number, got {revision!r}")
     area = next((a for a in (_field(series[:4096], n) for n in _AREA_ELEMENTS) if a), "")
     if not area:
-        raise Refused(400, f"<{kind}> {mrid} names no area in its TimeSeries")
+        raise Unusable(f"<{kind}> {mrid} names no area in its TimeSeries")
     return Part(document_type, mrid, int(revision), area, data)
 
 
@@ -262,7 +405,8 @@ def lambda_handler(event: dict, context: object) -> dict:
     if reply.status >= 500 or not _door.token:
         _door = None  # read the parameters again next time: the webhook URL may have been rotated
     # One log line per request: status, size and time. Never the path (it holds the token).
-    print(json.dumps({"status": reply.status, "bytes": len(body), "ms": round(1000 * (time.perf_counter() - started))}))
+    ms = round(1000 * (time.perf_counter() - started))
+    print(json.dumps({"status": reply.status, "bytes": len(body), "ms": ms, **reply.note}))
     return {"statusCode": reply.status, "headers": reply.headers, "body": reply.body}
 
 
@@ -289,6 +433,7 @@ def lambda_front_door() -> FrontDoor:
         land=land,
         notify=lambda event: post_json(webhook_url, event),
         max_bytes=int(os.environ.get("MAX_BYTES", DEFAULT_MAX_BYTES)),
+        max_documents=int(os.environ.get("MAX_DOCUMENTS", DEFAULT_MAX_DOCUMENTS)),
     )
 
 

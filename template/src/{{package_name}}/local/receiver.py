@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from ..events import render_webhook
 from ..feeds import FEEDS
-from ..front_door import FrontDoor, Reply, post_json, soap_reply
+from ..front_door import FrontDoor, Reply, fault, post_json
 from ..lake import open_lake
 from ..settings import Settings
 
@@ -86,4 +86,4 @@ def _send(reply: Reply) -> Response:
 
 
 def _too_large(detail: str) -> Response:
-    return _send(Reply(413, soap_reply("FAILED", detail)))
+    return _send(fault(413, detail))
