@@ -38,6 +38,7 @@ from .newsletter import Newsletter, compose
 from .settings import Settings
 from .tables import (
     VersionedTable,
+    Written,
     all_tables,
     maintain,
     open_catalog,
@@ -81,7 +82,7 @@ def land(
     table: VersionedTable,
     area: str,
     prefix: str = "",
-) -> list[str]:
+) -> tuple[list[str], Written]:
     """Writes the raw bytes, checks the values, then commits them to the feed's (or enrichment's) table.
 
     Raw files keep every revision (`<mRID>_r<revision>.xml`) and are written first, so a
@@ -105,7 +106,7 @@ def land(
     logger.info(
         "%s: %s", written.table, written.skipped or f"{written.rows} rows committed (attempt {written.attempts})"
     )
-    return [key]
+    return [key], written
 
 
 def feed_tables(settings: Settings, feed: Feed) -> tuple[VersionedTable, VersionedTable]:
@@ -123,14 +124,20 @@ def fetch_from_api(query, settings: Settings, what: str) -> Fetched | None:
 
 
 @flow(name="process-message", log_prints=True)
-def process_message(event_msg: str, replay: bool = False) -> RunSummary:
-    """Handle one ENTSO-E push message, exactly once per document revision.
+def process_message(event_msg: str, replay: bool = False, only_if_changed: bool = False) -> RunSummary:
+    """Handle one ENTSO-E push message: its values land in the tables, and its newsletter goes
+    out exactly once per document revision.
 
     `event_msg` is what the trigger passes, the front door's small event (JSON with the lake
     `key` of the landed message), or for manual runs a lake key, a bare market document or a
     whole push envelope (each of its documents is processed). `replay` takes the revision over
     from any holder, even a run that stopped while sending; a failed run releases its own claim
-    unless the newsletter may be out (ledger.py).
+    unless the newsletter may be out (ledger.py). `only_if_changed` (the daily poll): no
+    newsletter unless the document changed a value in the tables, because the API answers with
+    a fresh mRID what a push may already have announced.
+
+    The values land before the ledger is asked, so a redelivery with changed content under an
+    already-sent revision still reaches the tables (landing twice adds nothing).
     """
     logger = get_run_logger()
     settings = Settings()
@@ -140,7 +147,7 @@ def process_message(event_msg: str, replay: bool = False) -> RunSummary:
     parts = _documents_in(raw)
     if len(parts) > 1:
         logger.info("The message holds %d documents: processing each", len(parts))
-        summaries = [process_message(part, replay=replay) for part in parts]
+        summaries = [process_message(part, replay=replay, only_if_changed=only_if_changed) for part in parts]
         return replace(summaries[0], documents=summaries)
     document = read_message(raw, feed, settings)
     area = area_for_code(document.area)
@@ -152,6 +159,12 @@ def process_message(event_msg: str, replay: bool = False) -> RunSummary:
         area.name,
         len(document.frame),
     )
+    tables = feed_tables(settings, feed)
+    keys, written = land(lake, feed, document, raw, document.frame, tables[0], _configured_area(settings).code)
+    if only_if_changed and not written.changed:
+        reason = f"{document.mrid} changed no value in {written.table}: its period was announced before"
+        logger.info("Nothing to send: %s", reason)
+        return RunSummary(skipped=reason)
     run_id = str(flow_run.get_id() or "local")
     decision = ledger.claim(lake, feed.name, document, run_id, force=replay)
     if decision.unresolved:
@@ -167,7 +180,7 @@ def process_message(event_msg: str, replay: bool = False) -> RunSummary:
 
     try:
         with ledger.renewing(lake, claim):
-            summary = _process(feed, area, document, raw, lake, settings, deliver)
+            summary = _process(feed, area, document, keys, tables, lake, settings, deliver)
     except ledger.LostClaim as lost:
         logger.info("Nothing sent: %s", lost)
         return RunSummary(skipped=str(lost))
@@ -208,15 +221,21 @@ def _documents_in(raw: bytes) -> list[str]:
 
 
 def _process(
-    feed: Feed, area, document: Document, raw: bytes, lake: Lake, settings: Settings, deliver: Deliver
+    feed: Feed,
+    area,
+    document: Document,
+    keys: list[str],
+    tables: tuple[VersionedTable, VersionedTable],
+    lake: Lake,
+    settings: Settings,
+    deliver: Deliver,
 ) -> RunSummary:
-    """Raw data and the table first (a later failure loses nothing), then enrichment, then the email.
+    """The enrichment, then the email; the document's own values have landed already (`keys`).
 
     The newsletter is made from the tables, not the message: what readers get is what a query sees.
     """
-    values_table, enrichment_table = feed_tables(settings, feed)
+    values_table, enrichment_table = tables
     project_area = _configured_area(settings).code
-    keys = land(lake, feed, document, raw, document.frame, values_table, project_area)
 
     client = make_client(settings, load_api_key(settings))
     start, end = feed.enrichment.period(document)
@@ -225,9 +244,10 @@ def _process(
     reference_frame = None
     if reference is not None:
         trimmed = trim(reference.document.frame, start, end)
-        keys += land(
+        enrichment_keys, _ = land(
             lake, feed, reference.document, reference.raw, trimmed, enrichment_table, project_area, prefix="enrichment/"
         )
+        keys = keys + enrichment_keys
         reference_frame = read_period(enrichment_table, document.area, start, end)
 
     values = read_period(values_table, document.area, document.period_start, document.period_end)
@@ -351,7 +371,7 @@ def _land_chunk(
         get_run_logger().warning("No data published for %s to %s", s, e)
         return []
     area = _configured_area(Settings()).code
-    return land(lake, feed, fetched.document, fetched.raw, trim(fetched.document.frame, s, e), table, area)
+    return land(lake, feed, fetched.document, fetched.raw, trim(fetched.document.frame, s, e), table, area)[0]
 
 
 def _backfill_here(chunks: list[tuple[date, date]], max_concurrency: int):
@@ -466,7 +486,8 @@ def poll_latest(hours: int = 24) -> RunSummary | None:
     """Scheduled fallback: first the landed messages whose event never arrived, then the API.
 
     The sweep processes every inbox message the ledger has not seen sent; the API poll
-    fetches the last `hours` and processes it like a push (the ledger skips what was sent).
+    fetches the last `hours` and lands it, and mails it only if it changed a value in the
+    tables: the API answers with its own mRID what a push may have announced already.
     """
     settings = Settings()
     feed = FEEDS[settings.feed]
@@ -481,7 +502,7 @@ def poll_latest(hours: int = 24) -> RunSummary | None:
     if fetched is None:
         get_run_logger().warning("ENTSO-E has published nothing for %s since %s", area.name, start)
         return None
-    return process_message(fetched.raw.decode("utf-8"))
+    return process_message(fetched.raw.decode("utf-8"), only_if_changed=True)
 
 
 def sweep_inbox(lake: Lake, feed: Feed) -> list[str]:

@@ -477,6 +477,24 @@ def _replaced(current: pa.Table, incoming: pa.Table) -> pa.Table:
     return _sql(_REPLACED_SQL, current_rows=current, incoming=incoming)
 
 
+_KEYS = ", ".join(f"coalesce({c}, '') AS {c}" if c in SERIES else c for c in KEY)
+_DIFFERENCES_SQL = f"""
+SELECT count(*) AS n FROM (
+    SELECT DISTINCT {", ".join(KEY)} FROM (
+        (SELECT {_KEYS}, value FROM before EXCEPT SELECT {_KEYS}, value FROM after)
+        UNION ALL
+        (SELECT {_KEYS}, value FROM after EXCEPT SELECT {_KEYS}, value FROM before)
+    )
+)
+"""
+
+
+def _differences(before: pa.Table, after: pa.Table) -> int:
+    """How many keys have a value on one side that the other has not (changed, new or gone)."""
+    counted = _sql(_DIFFERENCES_SQL, schema=None, before=before, after=after)
+    return int(counted.column("n")[0].as_py())
+
+
 def _revisions_of(versions: Table, mrids: list[str]) -> pa.Table:
     if not mrids:
         return pa.table({"document_mrid": pa.array([], pa.string()), "revision": pa.array([], pa.int32())})
@@ -503,6 +521,7 @@ class Written:
     attempts: int
     skipped: str | None = None
     new_versions: int = 0  # rows added to the history (0 for a redelivery)
+    changed: int = 0  # keys whose latest value changed, appeared or went: 0 if readers learn nothing new
 
 
 def _committed(table: Table, commit: Callable[[int], T], what: str) -> T:
@@ -543,10 +562,11 @@ def write_document(table: VersionedTable, document: Document, table_rows: pa.Tab
     def recompute(attempt: int) -> Written:
         table.versions.refresh()
         coverage = table.versions.scan(row_filter=spans, selected_fields=_DOCUMENT_COLUMNS).to_arrow()
+        current = table.latest.scan(row_filter=values).to_arrow()
         if not landed.num_rows and not _outranked(table_rows, coverage):
             # The usual case, a first landing published after everything it overlaps: its rows
             # replace its series' spans, nothing else changes (what latest_of would find too).
-            live = _replaced(table.latest.scan(row_filter=values).to_arrow(), table_rows)
+            live = _replaced(current, table_rows)
         else:
             candidates = table.versions.scan(row_filter=values).to_arrow()
             mrids = sorted(set(coverage.column("document_mrid").to_pylist()))
@@ -556,7 +576,8 @@ def write_document(table: VersionedTable, document: Document, table_rows: pa.Tab
         else:
             table.latest.delete(values)
         mine = pc.and_(pc.equal(live["document_mrid"], document.mrid), pc.equal(live["revision"], document.revision))
-        return Written(table.name, int(pc.sum(mine).as_py() or 0), attempt, new_versions=new.num_rows)
+        own = int(pc.sum(mine).as_py() or 0)
+        return Written(table.name, own, attempt, new_versions=new.num_rows, changed=_differences(current, live))
 
     written = _committed(table.latest, recompute, f"commit {what} to {table.name}")
     if not written.rows and table_rows.num_rows:
