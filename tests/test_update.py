@@ -70,18 +70,18 @@ def template_change(template: Path) -> None:
     benchmark.write_text(benchmark.read_text() + "\n# template fix in a file the user deleted\n")
 
 
-# A release that adds a column to every table: schema version 2 of tables.py.
+# A release that adds a column to every table: the next schema version of tables.py.
 def add_a_column(template: Path) -> None:
     tables = template / "template" / "src" / "{{package_name}}" / "tables.py"
     text = tables.read_text()
     for old, new in [
-        ("SCHEMA_VERSION = 1", "SCHEMA_VERSION = 2"),
+        ("SCHEMA_VERSION = 2", "SCHEMA_VERSION = 3"),
         (
-            "    identifier_field_ids=[1, 2, 3, 4],",
-            '    NestedField(15, "quality", StringType(), required=False, doc="added in v1.1.0"),\n'
-            "    identifier_field_ids=[1, 2, 3, 4],",
+            '    NestedField(18, "area_name", StringType(), required=False, doc="short area name, e.g. FI or DE_LU"),\n)',
+            '    NestedField(18, "area_name", StringType(), required=False, doc="short area name, e.g. FI or DE_LU"),\n'
+            '    NestedField(19, "quality", StringType(), required=False, doc="added in v1.1.0"),\n)',
         ),
-        ('        "sequence": data', '        "quality": "checked",\n        "sequence": data'),
+        ('            "sequence": data', '            "quality": "checked",\n            "sequence": data'),
     ]:
         assert text.count(old) == 1, f"tables.py changed: {old!r} is the anchor of this release's edit"
         text = text.replace(old, new)
@@ -98,7 +98,7 @@ from {package} import defaults
 from {package}.documents import read_document
 from {package}.feeds import FEEDS
 from {package}.settings import Settings
-from {package}.tables import SCHEMA_VERSION, ensure_table, open_catalog, rows, table_names, write_document
+from {package}.tables import SCHEMA_VERSION, open_catalog, open_tables, rows, table_names, write_document
 
 lake, mrid, area = sys.argv[1], sys.argv[2], sys.argv[3:]
 settings = Settings(lake_dir=Path(lake))
@@ -107,8 +107,9 @@ message = Path("samples/push", defaults.FEED + ".xml").read_text(encoding="utf-8
 sample = read_document(message)
 message = message.replace(sample.mrid, mrid, 1)
 document = read_document(message.replace(sample.area, area[0]) if area else message)
-table = ensure_table(open_catalog(settings), settings.catalog_database, table_names(feed)[0])
-write_document(table, document, rows(document, document.frame, feed))
+tables = open_tables(open_catalog(settings), settings.catalog_database, table_names(feed)[0])
+write_document(tables, document, rows(document, document.frame, feed))
+table = tables.latest
 arrow = table.scan().to_arrow()
 mrids = arrow.column("document_mrid").to_pylist()
 quality = arrow.column("quality").to_pylist() if "quality" in arrow.column_names else [None] * len(mrids)
@@ -218,19 +219,19 @@ def test_bad_answer_on_update_is_refused_and_nothing_changes(releases):
 
 
 def test_a_release_that_adds_a_column_migrates_the_lake_the_old_one_wrote(releases, tmp_path):
-    """Schema version 1 -> 2: the tables written by v1.0.0 gain the column on the first write
+    """Schema version 2 -> 3: the tables written by v1.0.0 gain the column on the first write
     after `copier update` (tables.migrate: Iceberg schema evolution, metadata only); the rows
     written before read it as null, the new rows carry it, nothing is rewritten or lost."""
     template, project, package = releases
     lake = tmp_path / "lake"
     before = write_one_document(project, package, lake, "written-by-v1")
-    assert before["version"] == 1 and "quality" not in before["columns"]
+    assert before["version"] == 2 and "quality" not in before["columns"]
 
     add_a_column(template)
     release(template, "v1.1.0")
     update(project, vcs_ref="v1.1.0")
     after = write_one_document(project, package, lake, "written-by-v2", "10YNO-4--------9")
-    assert after["version"] == 2
+    assert after["version"] == 3
     assert after["columns"] == [*before["columns"], "quality"]
     assert after["quality"] == {"written-by-v1": ["None"], "written-by-v2": ["checked"]}
     assert after["rows"]["written-by-v1"] == before["rows"]["written-by-v1"] > 0, "no row of v1.0.0 is lost"
