@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from lxml import etree  # pyright: ignore[reportAttributeAccessIssue]  # compiled, ships no types
 
+from .front_door import Refused, inflate_compressed
+
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 COLUMNS = ["start", "resolution", "area", "direction", "psr_type", "business_type", "sequence", "value", "unit"]
 # classificationSequence_AttributeInstanceComponent.position: DE-LU/AT day-ahead prices come as
@@ -143,7 +145,7 @@ def _read_xml(data: bytes, max_bytes: int) -> Document:
 
     market = _find_market_document(root)
     if market is None:
-        payload = _find_text_payload(root)
+        payload = _find_text_payload(root, max_bytes)
         if payload is not None:
             return read_document(payload, max_bytes)
         raise DocumentError(f"no ENTSO-E market document found (root element is <{_local(root.tag)}>)")
@@ -185,11 +187,21 @@ def _find_market_document(root: etree._Element) -> etree._Element | None:
     return None
 
 
-def _find_text_payload(root: etree._Element) -> bytes | None:
-    """A push envelope may carry the document as escaped text instead of as elements."""
+def _find_text_payload(root: etree._Element, max_bytes: int) -> bytes | None:
+    """A push envelope may carry the document as escaped text, or `Compressed`, instead of as elements.
+
+    `Compressed` is gzip as base64 text (IEC 61968-100 message schema; the reference kit's
+    MessageUtil.createRequestWithCompressedXmlPayload), inflated to at most `max_bytes`.
+    """
     for element in root.iter(tag=etree.Element):
-        if _local(element.tag) == "Payload" and element.text and element.text.strip().startswith("<"):
+        name = _local(element.tag)
+        if name == "Payload" and element.text and element.text.strip().startswith("<"):
             return element.text.strip().encode("utf-8")
+        if name == "Compressed" and element.text:
+            try:
+                return inflate_compressed(element.text.encode("utf-8"), max_bytes)
+            except Refused as refused:
+                raise DocumentError(refused.detail) from None
     return None
 
 

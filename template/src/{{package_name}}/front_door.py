@@ -294,7 +294,8 @@ def split_message(
             form = _FORMAT.search(body)
             if form and form.group(1).strip().upper() not in (b"XML", b""):
                 raise Unusable(f"Compressed payload of Format {form.group(1).strip().decode()!r}, not XML")
-            return split_message(_inflate(compressed.group(1), max_bytes), max_bytes, max_documents, _depth + 1)
+            inflated = inflate_compressed(compressed.group(1), max_bytes)
+            return split_message(inflated, max_bytes, max_documents, _depth + 1)
         payload = _PAYLOAD.search(body)
         text = unescape(payload.group(1).decode()).strip() if payload else ""
         if text.startswith("<"):
@@ -304,7 +305,7 @@ def split_message(
     return parts
 
 
-def _inflate(text: bytes, limit: int) -> bytes:
+def inflate_compressed(text: bytes, limit: int) -> bytes:
     """A `Compressed` payload's bytes: base64 text of gzip (the kit's GZIPUtil), at most `limit` inflated.
 
     Inflated in one bounded call: a zip bomb stops at `limit` + 1 bytes, it is never expanded whole.
