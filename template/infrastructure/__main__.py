@@ -63,7 +63,14 @@ else:
         execution,
         task,
     )
-    door = front_door.front_door(project, answers.AWS_ACCOUNT_ID, answers.PACKAGE, answers.FEED, lake_bucket)
+    door = front_door.front_door(
+        project,
+        answers.AWS_ACCOUNT_ID,
+        answers.PACKAGE,
+        answers.FEED,
+        lake_bucket,
+        config.get_int("frontDoorReservedConcurrency"),
+    )
     tables = catalog.query_catalog(project, answers.AWS_ACCOUNT_ID, answers.AWS_REGION, lake_bucket, task)
 
     # Named exactly as prefect.yaml and the workflows read them (`pulumi stack output --json`).

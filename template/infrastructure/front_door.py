@@ -45,8 +45,17 @@ def handler_file(package: str) -> Path:
     return Path(__file__).resolve().parents[1] / "src" / package / "front_door.py"
 
 
-def front_door(project: str, account_id: str, package: str, feed: str, bucket_name: str) -> FrontDoor:
+def front_door(
+    project: str, account_id: str, package: str, feed: str, bucket_name: str, reserved_concurrency: int | None = None
+) -> FrontDoor:
+    """`reserved_concurrency` (stack config frontDoorReservedConcurrency) caps the function's instances.
+
+    Unset by default: AWS keeps 100 of an account's concurrency unreserved (Lambda Developer
+    Guide, "Configuring reserved concurrency"), so an account at the new-account quota of 10
+    cannot reserve any and the deploy would fail (docs/explanation/decisions.md).
+    """
     name = f"{project}-front-door"
+    reserved = {} if reserved_concurrency is None else {"reserved_concurrent_executions": reserved_concurrency}
     tags = components.tags(project, "front-door")
     logs = aws.cloudwatch.LogGroup(
         name, name=f"/aws/lambda/{name}", retention_in_days=components.LOG_RETENTION_DAYS, tags=tags
@@ -94,6 +103,7 @@ def front_door(project: str, account_id: str, package: str, feed: str, bucket_na
         ),
         tags=tags,
         opts=pulumi.ResourceOptions(depends_on=[logs]),
+        **reserved,
     )
     url = aws.lambda_.FunctionUrl(name, function_name=function.name, authorization_type="NONE")
     # A public function URL needs both grants in the function's resource policy (AWS Lambda

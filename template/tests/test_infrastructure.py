@@ -608,6 +608,18 @@ def test_front_door_is_the_one_handler_file_behind_a_public_function_url(pipelin
     assert logs.inputs["name"] == f"/aws/lambda/{function.inputs['name']}" and logs.inputs["retentionInDays"] == 30
 
 
+def test_front_door_reserves_concurrency_only_when_the_stack_config_asks(pipeline_stack):
+    """AWS keeps 100 of an account's concurrency unreserved: a new account (quota 10) cannot reserve any."""
+    (function,) = of_type(pipeline_stack[0], "aws:lambda/function:Function")
+    assert "reservedConcurrentExecutions" not in function.inputs
+    mocks, _ = run_stack("prod", config={"frontDoorReservedConcurrency": "5"})
+    (function,) = of_type(mocks, "aws:lambda/function:Function")
+    assert function.inputs["reservedConcurrentExecutions"] == 5
+    deploy = policies.front_door_deploy_statements(answers.PROJECT, answers.AWS_ACCOUNT_ID, answers.AWS_REGION)
+    granted = {a for s in deploy for a in as_list(s["Action"])}
+    assert {"lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency"} <= granted
+
+
 def test_front_door_secrets_are_secure_strings_pulumi_only_holds_a_placeholder_for(pipeline_stack):
     import front_door
 
