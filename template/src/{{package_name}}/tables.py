@@ -554,16 +554,22 @@ def write_document(table: VersionedTable, document: Document, table_rows: pa.Tab
             table.versions.append(new)
 
     _committed(table.versions, append, f"add {what} to {'.'.join(table.versions.name())}")
-    window = Window.of(table_rows, landed)
-    if window is None:
-        return Written(table.name, 0, 1, f"{what} holds no values")
-    values, spans = window.values(), window.spans()
+    windows: list[Window] = []
 
     def recompute(attempt: int) -> Written:
         table.versions.refresh()
-        coverage = table.versions.scan(row_filter=spans, selected_fields=_DOCUMENT_COLUMNS).to_arrow()
+        # Every revision of this mRID as the history holds it now, so a revision landing at the
+        # same time is seen: by this writer, or by that one, whichever reads after the other appended.
+        own_history = table.versions.scan(row_filter=EqualTo("document_mrid", document.mrid)).to_arrow()
+        window = Window.of(table_rows, own_history)
+        if window is None:  # the document holds no values and no revision of it landed
+            return Written(table.name, 0, attempt, f"{what} holds no values")
+        windows.append(window)
+        values = window.values()
+        coverage = table.versions.scan(row_filter=window.spans(), selected_fields=_DOCUMENT_COLUMNS).to_arrow()
         current = table.latest.scan(row_filter=values).to_arrow()
-        if not landed.num_rows and not _outranked(table_rows, coverage):
+        first_landing = own_history.num_rows == new.num_rows == table_rows.num_rows
+        if first_landing and not _outranked(table_rows, coverage):
             # The usual case, a first landing published after everything it overlaps: its rows
             # replace its series' spans, nothing else changes (what latest_of would find too).
             live = _replaced(current, table_rows)
@@ -584,7 +590,8 @@ def write_document(table: VersionedTable, document: Document, table_rows: pa.Tab
         reason = f"a later publication holds every value of {what}"
         written = replace(written, skipped=reason)
     for each in (table.latest, table.versions):
-        compact(each, where=values, min_files=COMPACT_AT_FILES)
+        if windows:
+            compact(each, where=windows[-1].values(), min_files=COMPACT_AT_FILES)
         trim_snapshots(each)
     return written
 
