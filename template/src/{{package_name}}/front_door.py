@@ -273,6 +273,9 @@ def split_message(
     except UnicodeDecodeError as exc:
         raise Refused(400, f"message is not UTF-8 ({exc.reason} at byte {exc.start})") from None
     _check_well_formed(body)
+    for hidden in _HIDDEN.finditer(body) if b"<!" in body else ():
+        if _DOCUMENT.search(body, hidden.start(), hidden.end()):
+            raise Refused(400, "a market document's start tag sits in a comment or CDATA section, hidden from the XML")
     if max_documents is not None:
         count = sum(1 for _ in _DOCUMENT.finditer(body))
         if count > max_documents:
@@ -330,6 +333,7 @@ _DOCUMENT = re.compile(rb"<((?:[\w.-]+:)?(\w+_MarketDocument))[\s/>]")
 _PAYLOAD = re.compile(rb"<(?:[\w.-]+:)?Payload(?:\s[^>]*)?>(.*?)</(?:[\w.-]+:)?Payload\s*>", re.DOTALL)
 _COMPRESSED = re.compile(rb"<(?:[\w.-]+:)?Compressed(?:\s[^>]*)?>([^<]*)</(?:[\w.-]+:)?Compressed\s*>")
 _FORMAT = re.compile(rb"<(?:[\w.-]+:)?Format(?:\s[^>]*)?>([^<]*)</(?:[\w.-]+:)?Format\s*>")
+_HIDDEN = re.compile(rb"<!--.*?-->|<!\[CDATA\[.*?\]\]>", re.DOTALL)  # what the pattern split must not look into
 _CHARACTER_REFERENCE = re.compile(rb"&#(?:13|10|x[dDaA]);")  # line ends a serialiser may escape
 _ROOT = re.compile(rb"<([\w.:-]+)")
 _DEFAULT_NAMESPACE = re.compile(rb'xmlns="([^"]*)"')
