@@ -123,7 +123,7 @@ def fetch_from_api(query, settings: Settings, what: str) -> Fetched | None:
     return fetch(query, settings, what)
 
 
-@flow(name="process-message", log_prints=True)
+@flow(name="process-message", log_prints=True, timeout_seconds=30 * 60)
 def process_message(event_msg: str, replay: bool = False, only_if_changed: bool = False) -> RunSummary:
     """Handle one ENTSO-E push message: its values land in the tables, and its newsletter goes
     out exactly once per document revision.
@@ -298,7 +298,7 @@ CHUNK_DEPLOYMENT = f"backfill-chunk/{defaults.PROJECT_SLUG}-backfill-chunk"
 _CHUNK_POLL_S = 1.0
 
 
-@flow(name="backfill", log_prints=True)
+@flow(name="backfill", log_prints=True, timeout_seconds=6 * 3600)
 def backfill(
     start: date,
     end: date,
@@ -345,7 +345,7 @@ def backfill(
     return [f"{s} to {e}" for s, e in landed]
 
 
-@flow(name="backfill-chunk", log_prints=True)
+@flow(name="backfill-chunk", log_prints=True, timeout_seconds=30 * 60)
 def backfill_chunk(start: date, end: date) -> list[str]:
     """One chunk of a backfill, [start, end), from the API into the lake; returns the lake keys."""
     # `date` is used in the body on purpose: a served run gets this function by value
@@ -458,7 +458,7 @@ def _backfill_report(start: date, end: date, chunks, landed, missing) -> str:
     return "\n".join(lines)
 
 
-@flow(name="maintain-tables", log_prints=True)
+@flow(name="maintain-tables", log_prints=True, timeout_seconds=60 * 60)
 def maintain_tables(keep_days: float | None = None) -> list[str]:
     """Scheduled upkeep: compact each table's small files, then forget snapshots older than `keep_days`."""
     settings = Settings()
@@ -481,7 +481,7 @@ def _spread(counts: dict[str, int]) -> str:
     return f"max {max(counts.values())}, mean {sum(counts.values()) / len(counts):.1f} over {len(counts)} partitions"
 
 
-@flow(name="poll-latest", log_prints=True)
+@flow(name="poll-latest", log_prints=True, timeout_seconds=30 * 60)
 def poll_latest(hours: int = 24) -> RunSummary | None:
     """Scheduled fallback: first the landed messages whose event never arrived, then the API.
 

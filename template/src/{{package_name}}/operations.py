@@ -27,7 +27,7 @@ from prefect.blocks.system import Secret
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, GlobalConcurrencyLimitUpdate
 from prefect.client.schemas.objects import BlockDocument
-from prefect.events.actions import SendNotification
+from prefect.events.actions import RunDeployment, SendNotification
 from prefect.events.schemas.automations import AutomationCore
 from prefect.exceptions import ObjectNotFound
 from pydantic import SecretStr, TypeAdapter
@@ -161,8 +161,9 @@ def load_automations(settings: Settings, path: Path = AUTOMATIONS_FILE) -> list[
     """The automations in the file, each notifying every notification block that exists.
 
     Beside Prefect's own automation fields an entry has `notify` (the subject and body of
-    the notification, Prefect templates) and may have `within_setting` (the settings field
-    that, when set, replaces the trigger's `within`).
+    the notification, Prefect templates) or its own `actions` (run-unresponsive marks the
+    run Crashed, and run-failed notifies), and may have `within_setting` (the settings
+    field that, when set, replaces the trigger's `within`).
     """
     spec = yaml.safe_load(path.read_text())
     with get_client(sync_client=True) as client:
@@ -172,15 +173,15 @@ def load_automations(settings: Settings, path: Path = AUTOMATIONS_FILE) -> list[
     automations = []
     for entry in spec["automations"]:
         entry = dict(entry)
-        notify = entry.pop("notify")
+        notify = entry.pop("notify", None)
         override = entry.pop("within_setting", None)
         if not entry["name"].startswith(_PREFIX):
             raise ValueError(f"automation {entry['name']!r} in {path.name} must start with {_PREFIX!r}")
         if override and getattr(settings, override) is not None:
             entry["trigger"] = {**entry["trigger"], "within": getattr(settings, override)}
-        entry["actions"] = [
+        entry["actions"] = [*entry.get("actions", [])] + [
             SendNotification(block_document_id=block_id, subject=notify["subject"], body=notify["body"])
-            for block_id in block_ids
+            for block_id in (block_ids if notify else [])
         ]
         automations.append(TypeAdapter(AutomationCore).validate_python(entry))
     return automations
@@ -221,7 +222,8 @@ def comparable(automation: AutomationCore) -> Any:
 
     Both go through the client's model (which drops what it does not know), then ids,
     times and authorship go, and so do empty values, which a server may fill in or leave
-    out (`owner_resource: null`, `actions_on_resolve: []`).
+    out (`owner_resource: null`, `actions_on_resolve: []`). Lists of names are sorted: a
+    trigger's `expect`, `after` and `for_each` are sets, in no order.
     """
     return _without_server_fields(AutomationCore.model_validate(automation.model_dump()).model_dump(mode="json"))
 
@@ -231,7 +233,8 @@ def _without_server_fields(value: Any) -> Any:
         kept = {k: _without_server_fields(v) for k, v in value.items() if k not in _SERVER_FIELDS}
         return {k: v for k, v in kept.items() if v not in (None, "", [], {})}
     if isinstance(value, list):
-        return [_without_server_fields(v) for v in value]
+        items = [_without_server_fields(v) for v in value]
+        return sorted(items) if all(isinstance(v, str) for v in items) else items
     return value
 
 
@@ -244,7 +247,8 @@ def remove_automations() -> None:
 
 
 def _is_alert(automation: Any) -> bool:
-    """The project's alert automations (deployment triggers from prefect.yaml are not ours)."""
-    return automation.name.startswith(_PREFIX) and all(
-        isinstance(action, SendNotification) for action in automation.actions
+    """The project's alert automations (deployment triggers from prefect.yaml, which run a
+    deployment and are named after it, are not ours)."""
+    return automation.name.startswith(_PREFIX) and not any(
+        isinstance(action, RunDeployment) for action in automation.actions
     )

@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     alert_recipients: list[str] = Field(default_factory=lambda: list(defaults.ALERT_RECIPIENTS))
     alert_silence_s: float | None = None
     alert_waiting_s: float | None = None
+    alert_unresponsive_s: float | None = None  # no heartbeat for this long marks a run Crashed
     alert_webhook_url: str = ""  # optional Slack or generic webhook; a secret, so set it in the deploy's env
 
     # Documents larger than this are refused before parsing.
