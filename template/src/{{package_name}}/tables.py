@@ -380,6 +380,18 @@ class Window:
             ),
         )
 
+    def months(self) -> BooleanExpression:
+        """Every row of the months the window touches: the partitions a landing may crowd."""
+        first = self.start.tz_convert("UTC").tz_localize(None).to_period("M").to_timestamp().tz_localize("UTC")
+        last = self.end.tz_convert("UTC").tz_localize(None).to_period("M").to_timestamp().tz_localize("UTC")
+        return And(
+            self._areas(),
+            And(
+                GreaterThanOrEqual("interval_start", first.isoformat()),
+                LessThan("interval_start", (last + pd.DateOffset(months=1)).isoformat()),
+            ),
+        )
+
     def spans(self) -> BooleanExpression:
         """Every row of a series whose span overlaps the window, even with no value inside it."""
         return And(
@@ -591,7 +603,7 @@ def write_document(table: VersionedTable, document: Document, table_rows: pa.Tab
         written = replace(written, skipped=reason)
     for each in (table.latest, table.versions):
         if windows:
-            compact(each, where=windows[-1].values(), min_files=COMPACT_AT_FILES)
+            compact(each, where=windows[-1].months(), min_files=COMPACT_AT_FILES)
         trim_snapshots(each)
     return written
 
