@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -70,11 +71,16 @@ def main(argv: list[str] | None = None) -> int:
         serve_backfill_chunks(limit=args.limit)
         return 0
     if args.command == "query":
-        from .query import run, write
+        from .query import QueryError, run, write
 
         if args.format == "parquet" and args.output is None:
             parser.error("--format parquet needs --output FILE")
-        text = write(run(args.sql), args.format, args.output)
+        try:
+            result = run(args.sql)
+        except QueryError as error:
+            print(f"query failed: {error}", file=sys.stderr)
+            return 2
+        text = write(result, args.format, args.output)
         if text is not None:
             print(text)
         return 0

@@ -29,6 +29,8 @@ from pyiceberg.table import Table
 from .settings import Settings
 from .tables import TableReadError, all_tables, open_catalog, s3_location, storage_path
 
+MAX_ROWS_SHOWN = 50
+
 
 def _filesystem(settings: Settings) -> pafs.FileSystem:
     if settings.catalog != "glue":
@@ -88,10 +90,20 @@ def connect(settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
     return connection
 
 
+class QueryError(ValueError):
+    """DuckDB refused the SQL: its message on one line, with its hint ("Did you mean ...")."""
+
+
 def run(sql: str, settings: Settings | None = None) -> pa.Table:
-    relation = connect(settings).sql(sql)
-    # DuckDB 2 renamed arrow() to to_arrow_table().
-    return relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.arrow()
+    connection = connect(settings)
+    try:
+        relation = connection.sql(sql)
+        # DuckDB 2 renamed arrow() to to_arrow_table().
+        return relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.arrow()
+    except duckdb.Error as error:
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        kept = [line for line in lines if not line.startswith("LINE ") and set(line) != {"^"}]
+        raise QueryError(" ".join(kept)) from error
 
 
 def describe(settings: Settings | None = None) -> pa.Table:
@@ -114,7 +126,17 @@ def describe(settings: Settings | None = None) -> pa.Table:
 def write(result: pa.Table, fmt: str, output: Path | None) -> str | None:
     """Prints a table (default), or writes CSV/Parquet to `output` (CSV may go to stdout)."""
     if fmt == "table":
-        return duckdb.from_arrow(result).__str__() if result.num_rows else "(no rows)"
+        if not result.num_rows:
+            return "(no rows)"
+        # Every column, however wide the terminal: DuckDB's own printout hides columns that do not fit.
+        frame = result.to_pandas()
+        shown = frame if len(frame) <= MAX_ROWS_SHOWN else frame.head(MAX_ROWS_SHOWN)
+        more = (
+            f"\n({len(frame) - MAX_ROWS_SHOWN:,} more rows: --format csv for all)"
+            if len(frame) > MAX_ROWS_SHOWN
+            else ""
+        )
+        return shown.to_string(index=False, max_colwidth=60) + more
     if fmt == "csv":
         import pyarrow.csv as pacsv
 
