@@ -95,7 +95,16 @@ def deployed(prefect_api_url, tmp_path_factory):
     local["build"][0]["prefect_docker.deployments.steps.build_docker_image"]["pull"] = False
     prefect_file = tmp_path_factory.mktemp("deploy") / "prefect.yaml"
     prefect_file.write_text(yaml.safe_dump(local, sort_keys=False))
-    env = {**os.environ, "PREFECT_API_URL": prefect_api_url, "IMAGE_TAG": TAG, **CLOUD["stack_environment"](outputs)}
+    # As setup does: the rate limit every request takes (strict: none, no request), its name exported.
+    settings = CLOUD["deployment_settings"]()
+    CLOUD["operations"].ensure_rate_limit(settings)
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": prefect_api_url,
+        "IMAGE_TAG": TAG,
+        "PIPELINE_API_RATE_LIMIT": settings.api_rate_limit,
+        **CLOUD["stack_environment"](outputs),
+    }
     started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all", "--prefect-file", str(prefect_file)],

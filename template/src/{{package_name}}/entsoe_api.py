@@ -25,6 +25,7 @@ import requests
 from entsoe.entsoe import EntsoeRawClient
 from entsoe.exceptions import NoMatchingDataError
 from prefect.blocks.system import Secret
+from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError  # what strict=True raises
 from prefect.concurrency.sync import rate_limit
 from prefect.logging import get_logger
 from prefect.settings import get_current_settings
@@ -43,6 +44,10 @@ class TransientApiError(RuntimeError):
     def __init__(self, message: str, wait_s: float | None = None) -> None:
         super().__init__(message)
         self.wait_s = wait_s  # how long the API asked us to wait (429 Retry-After), if it did
+
+
+class RateLimitMissing(RuntimeError):
+    """The shared rate limit is not on the Prefect server: no request goes out without it."""
 
 
 class ApiQueryRefused(RuntimeError):
@@ -95,13 +100,20 @@ def retry_delay(exc: TransientApiError, attempt: int, settings: Settings) -> flo
 def take_rate_limit_slot(settings: Settings) -> None:
     """Blocks until the shared ENTSO-E rate limit allows one more request.
 
-    Without a limit of that name on the Prefect server (the deploy creates it; a bare test
-    server may lack it) Prefect logs a warning and lets the request through: strict=False.
-    Without a Prefect API at all there is nothing to share the limit with, and asking would
-    start a throw-away local server per process: the request goes through.
+    Strict: without a limit of that name on the Prefect server (the deploy creates it, the
+    local environment too) no request goes out, because every process sending at its own
+    pace is how a shared token gets banned. Without a Prefect API at all there is nothing
+    to share the limit with, and asking would start a throw-away local server per process:
+    the request goes through. `api_rate_limit=""` switches the limit off.
     """
     if settings.api_rate_limit and get_current_settings().api.url:
-        rate_limit(settings.api_rate_limit, occupy=1, strict=False)
+        try:
+            rate_limit(settings.api_rate_limit, occupy=1, strict=True)
+        except ConcurrencySlotAcquisitionError:
+            raise RateLimitMissing(
+                f"no rate limit {settings.api_rate_limit!r} on the Prefect server, so no request to ENTSO-E: "
+                "create it (deploy/prefect_cloud.py setup, or operations.ensure_rate_limit)"
+            ) from None
 
 
 def _fetch_once(query: Callable[[], str], settings: Settings, what: str) -> Fetched | None:

@@ -87,6 +87,14 @@ def ensure_rate_limit(settings: Settings, window_s: float = 60.0) -> None:
 
 
 def remove_rate_limit(settings: Settings) -> None:
+    """Deletes the rate limit if the project owns it: its name starts with the project's slug.
+
+    A limit of another name is shared (PIPELINE_API_RATE_LIMIT names one limit for every
+    project using the same ENTSO-E token), and other projects' requests need it: kept.
+    """
+    if not settings.api_rate_limit.startswith(_PREFIX):
+        print(f"kept rate limit {settings.api_rate_limit}: shared, not {defaults.PROJECT_SLUG}'s to delete")
+        return
     with get_client(sync_client=True) as client:
         try:
             client.delete_global_concurrency_limit_by_name(settings.api_rate_limit)
