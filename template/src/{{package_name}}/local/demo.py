@@ -153,9 +153,13 @@ def run_demo(workdir: Path) -> int:
         else:
             raise SystemExit(f"the push run sent no newsletter: see the served flow's log {log}")
         print("Lake files:")
+        tables = (workdir / "lake" / "tables").resolve()
         for path in sorted((workdir / "lake").rglob("*")):
-            if path.is_file() and "ledger" not in path.parts:
+            if path.is_file() and "ledger" not in path.parts and tables not in path.resolve().parents:
                 print(f"  {path.resolve()}")
+        names = sorted(f"{d.parent.name}.{d.name}" for d in tables.glob("*/*") if d.is_dir())
+        print(f"Tables (Apache Iceberg, under {tables}; `tables` lists their columns, `query` runs SQL):")
+        print("".join(f"  {name}\n" for name in names), end="")
         flush_logs()
     if home.exists():
         (home / FINISHED).touch()
