@@ -17,8 +17,6 @@ import numpy as np
 import pandas as pd
 from lxml import etree  # pyright: ignore[reportAttributeAccessIssue]  # compiled, ships no types
 
-from .front_door import Refused, inflate_compressed
-
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 COLUMNS = ["start", "resolution", "area", "direction", "psr_type", "business_type", "sequence", "value", "unit"]
 # classificationSequence_AttributeInstanceComponent.position: DE-LU/AT day-ahead prices come as
@@ -198,6 +196,10 @@ def _find_text_payload(root: etree._Element, max_bytes: int) -> bytes | None:
         if name == "Payload" and element.text and element.text.strip().startswith("<"):
             return element.text.strip().encode("utf-8")
         if name == "Compressed" and element.text:
+            # Imported here: the reader stays a module of its own (benchmarks/reader.py loads
+            # this file alone), and the front door must not import the reader (the Lambda).
+            from .front_door import Refused, inflate_compressed
+
             try:
                 return inflate_compressed(element.text.encode("utf-8"), max_bytes)
             except Refused as refused:
