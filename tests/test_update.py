@@ -71,15 +71,17 @@ def template_change(template: Path) -> None:
 
 
 # A release that adds a column to every table: the next schema version of tables.py.
+LAST_FIELD = '    NestedField(18, "area_name", StringType(), required=False, doc="short area name, e.g. FI or DE_LU"),'
+
+
 def add_a_column(template: Path) -> None:
     tables = template / "template" / "src" / "{{package_name}}" / "tables.py"
     text = tables.read_text()
     for old, new in [
         ("SCHEMA_VERSION = 2", "SCHEMA_VERSION = 3"),
         (
-            '    NestedField(18, "area_name", StringType(), required=False, doc="short area name, e.g. FI or DE_LU"),\n)',
-            '    NestedField(18, "area_name", StringType(), required=False, doc="short area name, e.g. FI or DE_LU"),\n'
-            '    NestedField(19, "quality", StringType(), required=False, doc="added in v1.1.0"),\n)',
+            LAST_FIELD + "\n)",
+            LAST_FIELD + '\n    NestedField(19, "quality", StringType(), required=False, doc="added in v1.1.0"),\n)',
         ),
         ('            "sequence": data', '            "quality": "checked",\n            "sequence": data'),
     ]:
