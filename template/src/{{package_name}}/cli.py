@@ -113,6 +113,8 @@ def run_webhook(host: str, port: int) -> int:
 
     from .local.forked_runs import fork_served_runs
     from .local.served_deployment import FLOWS_MODULE, serve_push_deployment
+    from .operations import ensure_rate_limit
+    from .settings import Settings
 
     api_url = PREFECT_API_URL.value()
     if not api_url:
@@ -130,6 +132,9 @@ def run_webhook(host: str, port: int) -> int:
     threading.Thread(target=server.run, daemon=True).start()
     print(f"Receiving ENTSO-E push messages on http://{host}:{port}/{shown}", flush=True)
     wait_for_prefect(api_url)  # the demo starts this beside a Prefect server that may still be starting
+    settings = Settings()
+    if settings.api_rate_limit:  # as the deploy does: strict, the runs send no request without it
+        ensure_rate_limit(settings)
     serve_push_deployment()
     return 0
 

@@ -29,7 +29,7 @@ from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, GlobalC
 from prefect.client.schemas.objects import BlockDocument
 from prefect.events.actions import RunDeployment, SendNotification
 from prefect.events.schemas.automations import AutomationCore
-from prefect.exceptions import ObjectNotFound
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from pydantic import SecretStr, TypeAdapter
 
 from . import defaults
@@ -70,15 +70,13 @@ def ensure_rate_limit(settings: Settings, window_s: float = 60.0) -> None:
     slots, decay = rate_limit_shape(per_window, window_s)
     with get_client(sync_client=True) as client:
         try:
-            client.read_global_concurrency_limit_by_name(settings.api_rate_limit)
-        except ObjectNotFound:
             client.create_global_concurrency_limit(
                 GlobalConcurrencyLimitCreate(
                     name=settings.api_rate_limit, limit=slots, slot_decay_per_second=decay, active=True
                 )
             )
             print(f"created rate limit {settings.api_rate_limit}: {per_window} requests per {window_s:g} s")
-        else:
+        except ObjectAlreadyExists:  # made earlier, or just now by another process (the demo's webhook)
             client.update_global_concurrency_limit(
                 settings.api_rate_limit,
                 GlobalConcurrencyLimitUpdate(limit=slots, slot_decay_per_second=decay, active=True),
