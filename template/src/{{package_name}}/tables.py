@@ -490,20 +490,21 @@ def _replaced(current: pa.Table, incoming: pa.Table) -> pa.Table:
 
 
 _KEYS = ", ".join(f"coalesce({c}, '') AS {c}" if c in SERIES else c for c in KEY)
-_DIFFERENCES_SQL = f"""
+_DIFFERENCES_SQL = """
 SELECT count(*) AS n FROM (
-    SELECT DISTINCT {", ".join(KEY)} FROM (
-        (SELECT {_KEYS}, value FROM before EXCEPT SELECT {_KEYS}, value FROM after)
+    SELECT DISTINCT {key} FROM (
+        (SELECT {key}, {compared} FROM before EXCEPT SELECT {key}, {compared} FROM after)
         UNION ALL
-        (SELECT {_KEYS}, value FROM after EXCEPT SELECT {_KEYS}, value FROM before)
+        (SELECT {key}, {compared} FROM after EXCEPT SELECT {key}, {compared} FROM before)
     )
 )
 """
 
 
-def _differences(before: pa.Table, after: pa.Table) -> int:
-    """How many keys have a value on one side that the other has not (changed, new or gone)."""
-    counted = _sql(_DIFFERENCES_SQL, schema=None, before=before, after=after)
+def _differences(before: pa.Table, after: pa.Table, compared: str = "value") -> int:
+    """How many keys have on one side a `compared` the other has not (changed, new or gone)."""
+    query = _DIFFERENCES_SQL.format(key=_KEYS, compared=compared)
+    counted = _sql(query, schema=None, before=before, after=after)
     return int(counted.column("n")[0].as_py())
 
 
@@ -589,13 +590,16 @@ def write_document(table: VersionedTable, document: Document, table_rows: pa.Tab
             candidates = table.versions.scan(row_filter=values).to_arrow()
             mrids = sorted(set(coverage.column("document_mrid").to_pylist()))
             live = latest_of(candidates, coverage, _revisions_of(table.versions, mrids))
-        if live.num_rows:
+        changed = _differences(current, live)
+        if not changed and not _differences(current, live, "value, document_mrid, revision, landed_at"):
+            pass  # a redelivery: the rows are the very same, so no commit and no new snapshot
+        elif live.num_rows:
             table.latest.overwrite(live, overwrite_filter=values)
         else:
             table.latest.delete(values)
         mine = pc.and_(pc.equal(live["document_mrid"], document.mrid), pc.equal(live["revision"], document.revision))
         own = int(pc.sum(mine).as_py() or 0)
-        return Written(table.name, own, attempt, new_versions=new.num_rows, changed=_differences(current, live))
+        return Written(table.name, own, attempt, new_versions=new.num_rows, changed=changed)
 
     written = _committed(table.latest, recompute, f"commit {what} to {table.name}")
     if not written.rows and table_rows.num_rows:
