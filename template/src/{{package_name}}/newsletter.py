@@ -123,7 +123,7 @@ def compose(
         "quantity": feed.quantity,
         "chart": bars,
         "chart_max": _number(top),
-        "chart_caption": chart_caption(feed, unit, chart, top),
+        "chart_caption": chart_caption(feed, unit or "", chart, top),
         "chart_height": CHART_HEIGHT_PX,
         "rows": rows,
         "mix": mix,

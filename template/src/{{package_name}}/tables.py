@@ -41,7 +41,7 @@ from typing import TypeVar
 import duckdb
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import (
@@ -363,8 +363,8 @@ class Window:
         if not found:
             return None
         areas = sorted({a for t in found for a in t.column("area").to_pylist()})
-        start = min(pc.min(t["series_start"]).as_py() for t in found)
-        end = max(pc.max(t["series_end"]).as_py() for t in found)
+        start = min(min(t.column("series_start").to_pylist()) for t in found)
+        end = max(max(t.column("series_end").to_pylist()) for t in found)
         return Window(tuple(areas), pd.Timestamp(start), pd.Timestamp(end))
 
     def _areas(self) -> BooleanExpression:
@@ -523,7 +523,7 @@ def _new_rows(incoming: pa.Table, landed: pa.Table, revision: int) -> pa.Table:
     return _sql(
         f"SELECT i.* FROM incoming AS i WHERE NOT EXISTS (SELECT 1 FROM landed AS l WHERE {same})",
         incoming=incoming,
-        landed=landed.filter(pc.equal(landed["revision"], revision)),
+        landed=landed.filter(ds.field("revision") == revision),
     )
 
 
@@ -597,8 +597,8 @@ def write_document(table: VersionedTable, document: Document, table_rows: pa.Tab
             table.latest.overwrite(live, overwrite_filter=values)
         else:
             table.latest.delete(values)
-        mine = pc.and_(pc.equal(live["document_mrid"], document.mrid), pc.equal(live["revision"], document.revision))
-        own = int(pc.sum(mine).as_py() or 0)
+        own = live.filter((ds.field("document_mrid") == document.mrid) & (ds.field("revision") == document.revision))
+        own = own.num_rows
         return Written(table.name, own, attempt, new_versions=new.num_rows, changed=changed)
 
     written = _committed(table.latest, recompute, f"commit {what} to {table.name}")

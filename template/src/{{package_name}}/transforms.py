@@ -140,7 +140,8 @@ def chart_bars(frame: pd.DataFrame, feed: Feed, max_bars: int = 48, tz: str | No
         weighted=data["value"] * data["hours"],
     )
     grouped = data.groupby("bucket")
-    covered = (grouped["end"].max() - grouped["start"].min()) / HOUR  # real hours, DST included
+    span = grouped["end"].max() - grouped["start"].min()
+    covered = span.dt.total_seconds() / 3600  # real hours, DST included
     if feed.aggregate == "sum":
         values = grouped["weighted"].sum() / covered
     else:
