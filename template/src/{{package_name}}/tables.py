@@ -792,8 +792,10 @@ def remove_orphan_files(table: Table, older_than: timedelta) -> tuple[int, int]:
     except FileNotFoundError:
         return 0, 0
     removed = removed_bytes = 0
+    inside = storage_path(location).rstrip("/") + "/"
     for info in found:
-        if info.type != pafs.FileType.File or info.path in keep:
+        # Only this table's folder: an S3 listing is by prefix, and `orders` is a prefix of `orders_versions`.
+        if info.type != pafs.FileType.File or not info.path.startswith(inside) or info.path in keep:
             continue
         if info.mtime is not None and info.mtime.astimezone(UTC) > cutoff:
             continue
