@@ -456,13 +456,14 @@ def latest_of(candidates: pa.Table, coverage: pa.Table, revisions: pa.Table) -> 
 _DOCUMENT_COLUMNS = (*SERIES, "series_start", "series_end", "document_mrid", "revision", "created")
 
 
-_MINE = f"""SELECT DISTINCT {_SERIES_AS_KEYS}, series_start, series_end, document_mrid, revision,
-       {_PUBLISHED.format("")} FROM incoming"""
+# One row per document and series: its span and rank (published, revision, mRID).
+_SPANS = f"""SELECT DISTINCT {_SERIES_AS_KEYS}, series_start, series_end, document_mrid, revision,
+       {_PUBLISHED.format("")} FROM {{}}"""
+_MINE = _SPANS.format("incoming")
 _SAME_SERIES = " AND ".join(f"a.key_{c} = b.key_{c}" for c in SERIES)
 _OUTRANKED_SQL = f"""
 WITH mine AS ({_MINE}),
-other AS (SELECT DISTINCT {_SERIES_AS_KEYS}, series_start, series_end, document_mrid, revision,
-                 {_PUBLISHED.format("")} FROM coverage)
+other AS ({_SPANS.format("coverage")})
 SELECT count(*) AS n FROM other AS a JOIN mine AS b
   ON {_SAME_SERIES} AND a.series_start < b.series_end AND a.series_end > b.series_start
 WHERE a.published > b.published
