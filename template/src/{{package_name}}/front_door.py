@@ -58,7 +58,14 @@ MESSAGE_NS = "http://iec.ch/TC57/2011/schema/message"  # IEC 61968-100
 INBOX = "inbox"
 QUARANTINE = "quarantine/front-door"  # authentic messages this pipeline cannot use, with their reason
 PLACEHOLDER_PREFIX = "unset"  # what Pulumi writes into the parameters (infrastructure/front_door.py)
-DEFAULT_MAX_BYTES = 6 * 1024 * 1024  # a Lambda function URL takes at most 6 MB per request
+DEFAULT_MAX_BYTES = 6 * 1024 * 1024  # the message (or a Compressed payload inflated) on either host
+# What AWS hands a Lambda per synchronous invoke: the whole event as JSON, 6 MB (Lambda quotas;
+# the Invoke API's "Request must be smaller than 6291456 bytes"). A function URL base64-encodes
+# a body whose content type is not text, SOAP 1.2's application/soap+xml among them, so such a
+# message gets 3/4 of it: LAMBDA_MESSAGE_BYTES (docs/explanation/decisions.md, "size").
+LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024
+EVENT_HEADROOM_BYTES = 8 * 1024  # the event's other fields: headers, request context
+LAMBDA_MESSAGE_BYTES = (LAMBDA_PAYLOAD_BYTES - EVENT_HEADROOM_BYTES) * 3 // 4  # 4,712,448: any content type fits
 # One push carries one document in every message seen (docs/explanation/decisions.md); beyond
 # this many the message is quarantined whole, never turned into one event (and run) each.
 DEFAULT_MAX_DOCUMENTS = 50
@@ -406,13 +413,23 @@ def lambda_handler(event: dict, context: object) -> dict:
     body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode("utf-8")
     method = event.get("requestContext", {}).get("http", {}).get("method", "POST")
     started = time.perf_counter()
-    reply = _door.handle(method, event.get("rawPath", "/"), body)
+    size = invoke_payload_bytes(event)
+    if size > LAMBDA_PAYLOAD_BYTES:  # AWS refuses this before the handler: the same limit, here as a Fault
+        detail = f"the request is {size:,} bytes as a Lambda event, over the {LAMBDA_PAYLOAD_BYTES:,} AWS takes"
+        reply = fault(413, detail)
+    else:
+        reply = _door.handle(method, event.get("rawPath", "/"), body)
     if reply.status >= 500 or not _door.token:
         _door = None  # read the parameters again next time: the webhook URL may have been rotated
     # One log line per request: status, size and time. Never the path (it holds the token).
     ms = round(1000 * (time.perf_counter() - started))
     print(json.dumps({"status": reply.status, "bytes": len(body), "ms": ms, **reply.note}))
     return {"statusCode": reply.status, "headers": reply.headers, "body": reply.body}
+
+
+def invoke_payload_bytes(event: dict) -> int:
+    """The event's size as Lambda's 6 MB limit counts it: the JSON of the whole event, body as delivered."""
+    return len(json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
 def lambda_front_door() -> FrontDoor:
