@@ -195,3 +195,49 @@ def test_deploy_workflow_installs_the_packages_prefect_yaml_steps_require(render
         + [r for group in groups for r in pyproject["dependency-groups"][group]]
     }
     assert required <= installed, f"{sorted(required - installed)} not in the groups `{sync}` installs"
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_template_update_pushes_with_a_token_that_may_change_workflows_or_names_the_missing_secret(
+    rendered, example, tmp_path
+):
+    """Issue 22 item 8: GITHUB_TOKEN can never push a change to .github/workflows/*, so the
+    update pushes and opens its pull request with a GitHub App's token or a fine-grained token,
+    and with neither configured it stops at once, naming the secrets to set."""
+    workflow = yaml.safe_load((rendered(example) / ".github" / "workflows" / "template-update.yml").read_text())
+    (job,) = workflow["jobs"].values()
+    assert job["permissions"] == {"contents": "read"}, "GITHUB_TOKEN needs no write access"
+    check, *steps = job["steps"]
+    mint = next(s for s in steps if s.get("uses", "").startswith("actions/create-github-app-token@"))
+    assert {k: v for k, v in mint["with"].items() if k.startswith("permission-")} == {
+        "permission-contents": "write",
+        "permission-pull-requests": "write",
+        "permission-workflows": "write",
+    }
+    (push,) = [s for s in steps if "git push" in s.get("run", "")]
+    assert push["env"]["GH_TOKEN"] == "${{ steps.app-token.outputs.token || secrets.TEMPLATE_UPDATE_TOKEN }}"
+    assert "github.token" not in json.dumps(steps) and "GITHUB_TOKEN" not in json.dumps(steps)
+
+    def first_step(**configured: bool) -> tuple[subprocess.CompletedProcess, str]:
+        output = tmp_path / "output"
+        output.write_text("")
+        flags = {name: str(configured.get(name, False)).lower() for name in ("HAS_APP_ID", "HAS_APP_KEY", "HAS_TOKEN")}
+        assert set(flags) == set(check["env"]), "the step reads these three"
+        result = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", check["run"]],
+            env={"PATH": "/usr/bin:/bin", "GITHUB_OUTPUT": str(output), **flags},
+            capture_output=True,
+            text=True,
+        )
+        return result, output.read_text()
+
+    nothing, _ = first_step()
+    assert nothing.returncode == 1
+    assert "::error::Missing secret TEMPLATE_UPDATE_TOKEN" in nothing.stdout
+    assert "TEMPLATE_UPDATE_APP_CLIENT_ID and TEMPLATE_UPDATE_APP_PRIVATE_KEY" in nothing.stdout
+    half, _ = first_step(HAS_APP_ID=True)
+    assert half.returncode == 1 and "one is missing" in half.stdout
+    token, chosen = first_step(HAS_TOKEN=True)
+    assert token.returncode == 0 and chosen == "app=false\n"
+    app, chosen = first_step(HAS_APP_ID=True, HAS_APP_KEY=True, HAS_TOKEN=True)
+    assert app.returncode == 0 and chosen == "app=true\n"
