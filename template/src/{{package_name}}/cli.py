@@ -71,28 +71,25 @@ def main(argv: list[str] | None = None) -> int:
         serve_backfill_chunks(limit=args.limit)
         return 0
     if args.command == "query":
-        from .query import QueryError, run, write
+        from .query import QueryError, relation, write
 
         if args.format == "parquet" and args.output is None:
             parser.error("--format parquet needs --output FILE")
         try:
-            result = run(args.sql)
+            text = write(relation(args.sql), args.format, args.output)
         except QueryError as error:
             print(f"query failed: {error}", file=sys.stderr)
             return 2
-        text = write(result, args.format, args.output)
         if text is not None:
             print(text)
         return 0
     if args.command == "tables":
         from .query import describe
 
-        for table, columns in describe().to_pandas().groupby("table", sort=True):
+        for table, columns in sorted(describe().items()):
             print(table)
-            for column in columns.itertuples():
-                print(
-                    f"  {column.column:<20} {column.type:<14} {'required' if column.required else '':<9} {column.doc}"
-                )
+            for column in columns:
+                print(f"  {column.name:<20} {column.type:<14} {'required' if column.required else '':<9} {column.doc}")
         return 0
     if args.command == "maintain":
         from .flows import maintain_tables

@@ -71,6 +71,7 @@ from sqlalchemy.exc import OperationalError
 from .areas import area_for_code
 from .documents import COLUMNS, Document
 from .feeds import Feed
+from .local_catalog import TableReadError
 from .settings import Settings
 from .transforms import labelled
 
@@ -141,10 +142,6 @@ TABLE_PROPERTIES = {
 
 class TableWriteError(RuntimeError):
     """A document's rows could not be committed after every retry."""
-
-
-class TableReadError(RuntimeError):
-    """The catalog or the table's files could not be read: says which and why."""
 
 
 def table_names(feed: Feed) -> tuple[str, str]:
