@@ -1,9 +1,12 @@
 """The query side of the lake: a Glue database for the Iceberg tables and an Athena workgroup.
 
+Both live in the bootstrap stack, beside the lake: Glue's DeleteDatabase drops every table of
+the database, so a database in the pipeline stack would lose the tables on Destroy, and the
+redeploy would start empty tables over a lake that still holds their files (issue 22 item 4).
 The flow's task role may read and write the tables of that database (policies.catalog_policy);
 Athena users query `<database>.<table>`, the same names `python -m <package> query` uses. The
-bootstrap stack makes the managed policy a reader needs (athena_reader_policy): attach it to
-your own people or roles; it may query and read the tables, never write them.
+bootstrap stack also makes the managed policy a reader needs (athena_reader_policy): attach it
+to your own people or roles; it may query and read the tables, never write them.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import pulumi
 import pulumi_aws as aws
 
 import policies
@@ -45,6 +49,7 @@ def query_catalog(project: str, account_id: str, region: str, bucket: str, task_
         description="Iceberg tables of the ENTSO-E pipeline (one per feed and enrichment)",
         location_uri=f"s3://{bucket}/tables",
         tags=tags(project, "lake"),
+        opts=pulumi.ResourceOptions(protect=True),  # as the lake: even a bootstrap destroy keeps the tables
     )
     workgroup = aws.athena.Workgroup(
         workgroup_name(project),

@@ -1,8 +1,8 @@
 """The pipeline's AWS resources, one function per box of the architecture diagram.
 
-network -> registry -> cluster (and logs) -> task roles -> submitter; and, in the bootstrap
-stack, the lake (it outlives the pipeline) and the GitHub OIDC identity that deploys all of
-it, with the permissions boundary of everything that identity creates.
+network -> registry -> cluster (and logs); and, in the bootstrap stack, the lake (it outlives
+the pipeline) and the GitHub OIDC identity that deploys the rest, with the permissions
+boundary of the pipeline's roles (identities.py, also the bootstrap's).
 """
 
 from __future__ import annotations
@@ -199,87 +199,6 @@ def lake(project: str, account_id: str) -> aws.s3.Bucket:
         ],
     )
     return bucket
-
-
-def role(
-    project: str, account_id: str, name: str, trust: pulumi.Input[str], policy: pulumi.Input[str], component: str
-) -> aws.iam.Role:
-    """One of the pipeline's roles: named exactly, inside the permissions boundary."""
-    if name not in policies.PIPELINE_ROLES:
-        raise ValueError(f"role {name!r}: add it to policies.PIPELINE_ROLES, so the deploy role may create it")
-    created = aws.iam.Role(
-        f"{project}-{name}",
-        name=f"{project}-{name}",
-        assume_role_policy=trust,
-        permissions_boundary=policies.boundary_arn(project, account_id),
-        tags=tags(project, component),
-    )
-    aws.iam.RolePolicy(f"{project}-{name}", role=created.id, policy=policy)
-    return created
-
-
-def task_roles(
-    project: str, account_id: str, repository: aws.ecr.Repository, logs: aws.cloudwatch.LogGroup, bucket_arn: str
-) -> tuple[aws.iam.Role, aws.iam.Role]:
-    trust = json.dumps(policies.service_trust("ecs-tasks.amazonaws.com"))
-    execution = role(
-        project,
-        account_id,
-        "execution",
-        trust,
-        pulumi.Output.all(repository.arn, logs.arn).apply(lambda a: json.dumps(policies.execution_policy(a[0], a[1]))),
-        "compute",
-    )
-    task = role(project, account_id, "task", trust, json.dumps(policies.task_policy(bucket_arn)), "compute")
-    return execution, task
-
-
-@dataclass
-class Submitter:
-    user: aws.iam.User
-    role: aws.iam.Role
-    external_id: str
-
-
-def submitter(
-    project: str,
-    account_id: str,
-    external_id: str,
-    work_pool: str,
-    ecs_cluster: aws.ecs.Cluster,
-    logs: aws.cloudwatch.LogGroup,
-    execution: aws.iam.Role,
-    task: aws.iam.Role,
-) -> Submitter:
-    """The user whose key Prefect Cloud's push pool holds, and the role it assumes to start runs.
-
-    The user may do nothing but assume the role; the role trusts exactly that user, with an
-    external id. The key is not made here (it would sit in the stack's state): the deploy
-    workflow rotates it (deploy/prefect_cloud.py setup).
-    """
-    user = aws.iam.User(
-        f"{project}-{policies.SUBMITTER_USER}",
-        name=f"{project}-{policies.SUBMITTER_USER}",
-        permissions_boundary=policies.boundary_arn(project, account_id),
-        force_destroy=True,  # destroy deletes the rotated key too
-        tags=tags(project, "compute"),
-    )
-    submitter_role = role(
-        project,
-        account_id,
-        "submitter",
-        user.arn.apply(lambda arn: json.dumps(policies.submitter_trust(arn, external_id))),
-        pulumi.Output.all(ecs_cluster.arn, execution.arn, task.arn, logs.arn).apply(
-            lambda a: json.dumps(policies.submitter_policy(a[0], [a[1], a[2]], a[3], work_pool))
-        ),
-        "compute",
-    )
-    aws.iam.UserPolicy(
-        f"{project}-{policies.SUBMITTER_USER}",
-        user=user.name,
-        policy=submitter_role.arn.apply(lambda arn: json.dumps(policies.submitter_user_policy(arn))),
-    )
-    return Submitter(user=user, role=submitter_role, external_id=external_id)
 
 
 def github_deploy_identity(

@@ -10,7 +10,6 @@ neither is in the Pulumi state, a rendered file or a log.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,26 +69,17 @@ def front_door(
             tags=tags,
             opts=unread,
         )
-        for part in ("token", "webhook-url")
+        for part in policies.FRONT_DOOR_PARAMETERS
     )
-    policy = pulumi.Output.all(token.arn, webhook.arn, logs.arn).apply(
-        lambda a: json.dumps(policies.front_door_policy(f"arn:aws:s3:::{bucket_name}", [a[0], a[1]], a[2]))
-    )
-    role = components.role(
-        project,
-        account_id,
-        "front-door",
-        json.dumps(policies.service_trust("lambda.amazonaws.com")),
-        policy,
-        "front-door",
-    )
+    # The role is the bootstrap stack's (identities.front_door_role): named here, never made.
+    role_arn = policies.role_arn(project, account_id, "front-door")
     function = aws.lambda_.Function(
         name,
         name=name,
         runtime=RUNTIME,
         architectures=["arm64"],
         handler="front_door.lambda_handler",
-        role=role.arn,
+        role=role_arn,
         code=pulumi.AssetArchive({"front_door.py": pulumi.FileAsset(str(handler_file(package)))}),
         memory_size=MEMORY_MB,
         timeout=TIMEOUT_S,

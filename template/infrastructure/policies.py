@@ -13,10 +13,54 @@ GITHUB_OIDC_URL = "https://token.actions.githubusercontent.com"
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 # The GitHub environment the deploy and destroy jobs run in (`environment: production`).
 DEPLOY_ENVIRONMENT = "production"
-# The roles the pipeline stack creates, by name suffix: the deploy role may create exactly these.
+# The pipeline's roles, by name suffix: the bootstrap stack makes them (identities.py), inside the boundary.
 PIPELINE_ROLES = ("execution", "task", "submitter", "front-door")
+# The front door's two SecureStrings, /<project>/front-door/<name>: the token and the webhook URL.
+FRONT_DOOR_PARAMETERS = ("token", "webhook-url")
 # The one IAM user: its key lets Prefect Cloud's push pool assume the submitter role.
 SUBMITTER_USER = "prefect-submitter"
+# Every IAM action that changes who may act or what they may do: the deploy role may take none.
+IDENTITY_CHANGES = (
+    "iam:CreateRole",
+    "iam:DeleteRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:UpdateRole",
+    "iam:PutRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:AttachRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:CreateUser",
+    "iam:DeleteUser",
+    "iam:UpdateUser",
+    "iam:PutUserPolicy",
+    "iam:DeleteUserPolicy",
+    "iam:AttachUserPolicy",
+    "iam:DetachUserPolicy",
+    "iam:PutUserPermissionsBoundary",
+    "iam:DeleteUserPermissionsBoundary",
+    "iam:AddUserToGroup",
+    "iam:CreateAccessKey",
+    "iam:UpdateAccessKey",
+    "iam:CreateLoginProfile",
+    "iam:UpdateLoginProfile",
+    "iam:UploadSSHPublicKey",
+    "iam:UploadSigningCertificate",
+    "iam:CreateServiceSpecificCredential",
+    "iam:CreatePolicy",
+    "iam:CreatePolicyVersion",
+    "iam:SetDefaultPolicyVersion",
+    "iam:DeletePolicy",
+    "iam:DeletePolicyVersion",
+    "iam:PutGroupPolicy",
+    "iam:AttachGroupPolicy",
+    "iam:CreateOpenIDConnectProvider",
+    "iam:UpdateOpenIDConnectProviderThumbprint",
+    "iam:AddClientIDToOpenIDConnectProvider",
+    "iam:CreateSAMLProvider",
+    "iam:UpdateSAMLProvider",
+)
 
 
 def _document(*statements: dict) -> dict:
@@ -69,6 +113,14 @@ def log_group_arn(project: str, account_id: str, region: str) -> str:
 
 def repository_arn(project: str, account_id: str, region: str) -> str:
     return f"arn:aws:ecr:{region}:{account_id}:repository/{project}"
+
+
+def front_door_parameter_arn(project: str, account_id: str, region: str, name: str) -> str:
+    return f"arn:aws:ssm:{region}:{account_id}:parameter/{project}/front-door/{name}"
+
+
+def front_door_log_group_arn(project: str, account_id: str, region: str) -> str:
+    return f"arn:aws:logs:{region}:{account_id}:log-group:/aws/lambda/{project}-front-door"
 
 
 # Trust policies: who may assume a role.
@@ -277,7 +329,7 @@ def boundary_policy(project: str, account_id: str, region: str, work_pool: str) 
         "FrontDoor": front_door_policy(
             f"arn:aws:s3:::{lake_bucket_name(project, account_id)}",
             [f"arn:aws:ssm:{region}:{account_id}:parameter/{project}/front-door/*"],
-            f"arn:aws:logs:{region}:{account_id}:log-group:/aws/lambda/{project}-front-door",
+            front_door_log_group_arn(project, account_id, region),
         ),
         "Catalog": catalog_policy(
             f"arn:aws:s3:::{lake_bucket_name(project, account_id)}", project.replace("-", "_"), account_id, region
@@ -295,16 +347,14 @@ def deploy_policy(project: str, account_id: str, region: str) -> dict:
     deploy role can neither delete it nor rewrite its policy to read it.
 
     Network resources: created only with the project tag (`aws:RequestTag`), changed and
-    deleted only when they carry it (`aws:ResourceTag`). Roles and the user: exactly the
-    pipeline's names, created only under the permissions boundary; the deploy role itself and
-    the boundary are out of reach (explicit Deny).
+    deleted only when they carry it (`aws:ResourceTag`). No role, user, key or policy: the
+    bootstrap stack makes the pipeline's (identities.py), and an explicit Deny keeps every IAM
+    write out of reach; it may pass the front door's role to Lambda, nothing else. Nor the
+    Glue database or the Athena workgroup: the bootstrap keeps them with the lake (catalog.py).
     """
     in_region = {"StringEquals": {"aws:RequestedRegion": region}}
     tagged_request = {"StringEquals": {"aws:RequestTag/project": project, "aws:RequestedRegion": region}}
     tagged_resource = {"StringEquals": {"aws:ResourceTag/project": project, "aws:RequestedRegion": region}}
-    roles = [role_arn(project, account_id, name) for name in PIPELINE_ROLES]
-    user = user_arn(project, account_id)
-    within_boundary = {"ArnEquals": {"iam:PermissionsBoundary": boundary_arn(project, account_id)}}
     ec2 = f"arn:aws:ec2:{region}:{account_id}"
     return _document(
         {
@@ -450,110 +500,17 @@ def deploy_policy(project: str, account_id: str, region: str) -> dict:
         },
         # DescribeLogGroups has no resource type (Service Authorization Reference, CloudWatch Logs).
         {"Sid": "LogsDescribe", "Effect": "Allow", "Action": "logs:DescribeLogGroups", "Resource": "*"},
+        # No IAM write at all: the roles, their trust and the submitter's key are the bootstrap's
+        # (identities.py). Denied outright too, so a grant added later cannot reopen the way to
+        # give another account the lake: a trust policy is beyond any boundary or condition key.
         {
-            "Sid": "CreateWithinTheBoundary",
-            "Effect": "Allow",
-            "Action": [
-                "iam:CreateRole",
-                "iam:PutRolePolicy",
-                "iam:DeleteRolePolicy",
-                "iam:PutRolePermissionsBoundary",
-                "iam:CreateUser",
-                "iam:PutUserPolicy",
-                "iam:DeleteUserPolicy",
-                "iam:PutUserPermissionsBoundary",
-            ],
-            "Resource": [*roles, user],
-            "Condition": within_boundary,
-        },
-        {
-            "Sid": "ManageThePipelineRoles",
-            "Effect": "Allow",
-            "Action": [
-                "iam:DeleteRole",
-                "iam:GetRole",
-                "iam:UpdateRole",
-                "iam:TagRole",
-                "iam:UntagRole",
-                "iam:GetRolePolicy",
-                "iam:ListRolePolicies",
-                "iam:ListAttachedRolePolicies",
-                "iam:ListInstanceProfilesForRole",
-                "iam:UpdateAssumeRolePolicy",
-            ],
-            "Resource": roles,
-        },
-        {
-            "Sid": "ManageTheSubmitterUserAndRotateItsKey",
-            "Effect": "Allow",
-            "Action": [
-                "iam:DeleteUser",
-                "iam:GetUser",
-                "iam:TagUser",
-                "iam:UntagUser",
-                "iam:GetUserPolicy",
-                "iam:ListUserPolicies",
-                "iam:ListAttachedUserPolicies",
-                "iam:ListGroupsForUser",
-                "iam:ListAccessKeys",
-                "iam:CreateAccessKey",
-                "iam:DeleteAccessKey",
-                "iam:ListMFADevices",
-                "iam:ListSigningCertificates",
-                "iam:ListSSHPublicKeys",
-                "iam:ListServiceSpecificCredentials",
-                "iam:GetLoginProfile",
-                # force_destroy: the AWS provider's user delete removes whatever a user can hold
-                # (terraform-provider-aws internal/service/iam/user.go, resourceUserDelete).
-                "iam:DeleteLoginProfile",
-                "iam:DeleteSSHPublicKey",
-                "iam:DeleteSigningCertificate",
-                "iam:DeleteServiceSpecificCredential",
-                "iam:DeactivateMFADevice",
-            ],
-            "Resource": user,
-        },
-        # The same delete lists the account's assigned virtual MFA devices to find the user's;
-        # the action has no resource type (Service Authorization Reference, IAM).
-        {
-            "Sid": "FindTheSubmitterUsersMfaDevices",
-            "Effect": "Allow",
-            "Action": "iam:ListVirtualMFADevices",
+            "Sid": "NeverChangesWhoMayDoWhat",
+            "Effect": "Deny",
+            "Action": list(IDENTITY_CHANGES),
             "Resource": "*",
-        },
-        {
-            "Sid": "NeverTheDeployRoleOrTheBoundary",
-            "Effect": "Deny",
-            "Action": [
-                "iam:AttachRolePolicy",
-                "iam:DeleteRole",
-                "iam:DeleteRolePermissionsBoundary",
-                "iam:DeleteRolePolicy",
-                "iam:PutRolePermissionsBoundary",
-                "iam:PutRolePolicy",
-                "iam:UpdateAssumeRolePolicy",
-                "iam:UpdateRole",
-                "iam:CreatePolicyVersion",
-                "iam:DeletePolicy",
-                "iam:DeletePolicyVersion",
-                "iam:SetDefaultPolicyVersion",
-            ],
-            "Resource": [
-                role_arn(project, account_id, "deploy"),
-                boundary_arn(project, account_id),
-                # People hold it: a deploy that could rewrite it could widen their rights.
-                athena_reader_policy_arn(project, account_id),
-            ],
-        },
-        {
-            "Sid": "NoRoleOrUserLeavesTheBoundary",
-            "Effect": "Deny",
-            "Action": ["iam:DeleteRolePermissionsBoundary", "iam:DeleteUserPermissionsBoundary"],
-            "Resource": [*roles, user],
         },
         {"Sid": "WhoAmI", "Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"},
         *front_door_deploy_statements(project, account_id, region),
-        *catalog_deploy_statements(project, account_id, region),
     )
 
 
@@ -770,50 +727,3 @@ def athena_reader_policy(
             "Resource": "*",
         },
     )
-
-
-def catalog_deploy_statements(project: str, account_id: str, region: str) -> list[dict]:
-    """What the deploy role adds for the query catalog: the Glue database and the Athena workgroup."""
-    database = project.replace("-", "_")
-    glue = f"arn:aws:glue:{region}:{account_id}"
-    return [
-        {
-            "Sid": "CatalogDatabase",
-            "Effect": "Allow",
-            "Action": [
-                "glue:CreateDatabase",
-                "glue:DeleteDatabase",
-                "glue:GetDatabase",
-                "glue:UpdateDatabase",
-                "glue:GetTags",
-                "glue:TagResource",
-                "glue:UntagResource",
-            ],
-            # DeleteDatabase also names the database's functions (Service Authorization Reference).
-            "Resource": [
-                f"{glue}:catalog",
-                f"{glue}:database/{database}",
-                f"{glue}:table/{database}/*",
-                f"{glue}:userDefinedFunction/{database}/*",
-            ],
-        },
-        {
-            "Sid": "QueryWorkgroup",
-            "Effect": "Allow",
-            "Action": [
-                "athena:CreateWorkGroup",
-                "athena:DeleteWorkGroup",
-                "athena:GetWorkGroup",
-                "athena:UpdateWorkGroup",
-                "athena:ListTagsForResource",
-                "athena:TagResource",
-                "athena:UntagResource",
-            ],
-            # The tag actions list every taggable Athena resource type; the names stay the project's.
-            "Resource": [
-                f"arn:aws:athena:{region}:{account_id}:workgroup/{project}-queries",
-                f"arn:aws:athena:{region}:{account_id}:datacatalog/{project}-*",
-                f"arn:aws:athena:{region}:{account_id}:capacity-reservation/{project}-*",
-            ],
-        },
-    ]
