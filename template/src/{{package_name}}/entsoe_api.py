@@ -7,9 +7,9 @@ runs together stay under the platform's 400 requests per minute per token.
 
 The retry policy lives here, in `fetch`, and nowhere else:
 - 5xx, time-outs, dropped connections: retried `api_retries` times with exponential back-off;
-- 429: the token is over the limit and banned for a while; wait what the API asks
-  (Retry-After) or the ban's length (`api_ban_s`), then retry once the ban is over, because
-  retrying during a ban extends it;
+- 429: the token is over the limit and banned for a while (what the API asks in Retry-After,
+  else `api_ban_s`); the ban is recorded for every process (api_ban.py), and this one like
+  all others waits it out before it sends again, because a request during a ban extends it;
 - 401/403: the key is wrong; stop at once with a message that says so, never an empty result.
 """
 
@@ -30,6 +30,7 @@ from prefect.concurrency.sync import rate_limit
 from prefect.logging import get_logger
 from prefect.settings import get_current_settings
 
+from .api_ban import record_ban, wait_out_ban
 from .documents import AcknowledgementError, Document, read_document
 from .settings import Settings, load_block
 
@@ -91,9 +92,10 @@ def fetch(query: Callable[[], str], settings: Settings, what: str) -> Fetched | 
 
 
 def retry_delay(exc: TransientApiError, attempt: int, settings: Settings) -> float:
-    """The retry policy: a ban is waited out, anything else backs off exponentially with jitter."""
+    """The retry policy: a ban is waited out (before the next request: `wait_out_ban`), anything
+    else backs off exponentially with jitter."""
     if exc.wait_s is not None:
-        return exc.wait_s
+        return 0.0
     return settings.api_retry_delay_s * 2**attempt * random.uniform(1.0, 1.2)
 
 
@@ -118,6 +120,7 @@ def take_rate_limit_slot(settings: Settings) -> None:
 
 def _fetch_once(query: Callable[[], str], settings: Settings, what: str) -> Fetched | None:
     take_rate_limit_slot(settings)
+    wait_out_ban(settings)  # after the slot, which may take a while: a ban may have begun meanwhile
     try:
         text = query()
     except NoMatchingDataError:
@@ -131,6 +134,7 @@ def _fetch_once(query: Callable[[], str], settings: Settings, what: str) -> Fetc
             ) from None
         if status == 429:
             wait_s = _retry_after(exc.response, settings.api_ban_s)
+            record_ban(settings, wait_s)
             raise TransientApiError(
                 f"ENTSO-E API answered HTTP 429 (rate limit, token banned) while fetching {what}: "
                 f"waiting {wait_s:.0f} s for the ban to end",

@@ -24,7 +24,7 @@ from prefect.exceptions import ObjectNotFound
 from prefect.futures import wait
 from prefect.runtime import flow_run
 
-from . import defaults, ledger, quarantine
+from . import defaults, ledger, newsletter_budget, quarantine
 from .areas import area_for_code
 from .checks import DataCheckError, check
 from .documents import Document
@@ -175,6 +175,8 @@ def process_message(event_msg: str, replay: bool = False, only_if_changed: bool 
     claim = decision.claim
 
     def deliver(newsletter: Newsletter) -> list[str]:
+        # over the daily cap: NewsletterCapReached, nothing mailed, the claim released (newsletter_budget.py)
+        newsletter_budget.take_slot(lake, ledger.delivery_id(feed.name, document), settings.max_newsletters_per_day)
         ledger.begin_sending(lake, claim)  # fenced: raises LostClaim if another run holds the revision
         return send_newsletter(newsletter, settings, ledger.delivery_id(feed.name, document))
 

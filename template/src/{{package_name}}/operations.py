@@ -6,10 +6,12 @@
 - The alerts: automations.yaml (beside prefect.yaml) holds them; `apply_automations` creates
   each by name, updates only the changed ones (an update resets a trigger's open windows)
   and removes the project's automations the file no longer has.
-- Their notification blocks: an email through the project's SMTP server (an Apprise
-  `mailto://` URL in Prefect's Apprise-based block, the password read from the SMTP Secret
-  block at deploy time and stored encrypted in the block, never in a file) and, if named,
-  a generic webhook (Slack, Teams, anything that takes a JSON POST).
+- Their notification blocks, two channels that share nothing: an email through the project's
+  SMTP server (an Apprise `mailto://` URL in Prefect's Apprise-based block, the password read
+  from the SMTP Secret block at deploy time and stored encrypted in the block, never in a
+  file) and, given PIPELINE_ALERT_WEBHOOK_URL, a webhook (Slack, Discord, or any URL that
+  takes a JSON POST). An alert that one channel fails to deliver goes out on the other
+  (automations.yaml, alert-undelivered-*); `alert_channel_warnings` says when there is no other.
 
 deploy/prefect_cloud.py calls these against Prefect Cloud; the tests call them against a
 local Prefect server.
@@ -21,8 +23,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import apprise
 import yaml
-from prefect.blocks.notifications import CustomWebhookNotificationBlock, SlackWebhook
+from prefect.blocks.notifications import SlackWebhook
 from prefect.blocks.system import Secret
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, GlobalConcurrencyLimitUpdate
@@ -119,6 +122,27 @@ def email_url(settings: Settings, password: str) -> str:
     return f"{scheme}://{login}{settings.smtp_host}:{settings.smtp_port}?{query}"
 
 
+def webhook_url_for_apprise(url: str) -> str:
+    """The alert webhook as an Apprise URL: a Slack or Discord webhook as it is, any other
+    http(s) URL as Apprise's JSON POST (`json://`, `jsons://`: {"title", "message", "type"}).
+
+    Apprise, not a plain HTTP call, because a failed Apprise notification fails the action
+    (prefect/server/events/actions.py, SendNotification.act raises ActionFailed on a
+    NotificationError) and so emits `prefect.automation.action.failed`, which the other
+    channel reports; Prefect's CustomWebhookNotificationBlock raises an HTTP error instead,
+    and the action service emits nothing for that.
+    """
+    if apprise.Apprise().add(url):
+        return url
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme in ("http", "https"):
+        return ("jsons" if scheme == "https" else "json") + "://" + rest
+    raise ValueError(
+        "PIPELINE_ALERT_WEBHOOK_URL must be a Slack or Discord webhook URL, an http(s) URL that takes a JSON "
+        f"POST, or an Apprise URL (https://github.com/caronc/apprise/wiki), got one starting {url[:12]!r}"
+    )
+
+
 def save_notification_blocks(settings: Settings, webhook_url: str = "") -> list[str]:
     """Saves the email block and, given a URL, the webhook block; returns the names saved.
 
@@ -126,20 +150,44 @@ def save_notification_blocks(settings: Settings, webhook_url: str = "") -> list[
     can load: `SlackWebhook` is Prefect's Apprise block and, for a URL that is not a Slack
     one, hands it to Apprise unchanged (prefect/blocks/notifications.py,
     SlackWebhook.block_initialization), and Apprise's `mailto://` plugin speaks SMTP.
+    Without a URL an earlier webhook block is deleted: the alerts follow the settings.
     """
     password = load_block(Secret, settings.smtp_password_block).get() if settings.smtp_password_block else ""
     SlackWebhook(url=SecretStr(email_url(settings, password)), notify_type="failure").save(EMAIL_BLOCK, overwrite=True)
     saved = [EMAIL_BLOCK]
     if webhook_url:
-        CustomWebhookNotificationBlock(
-            name=f"{defaults.PROJECT_NAME} alerts",
-            url=webhook_url,
-            json_data={"text": "{{subject}}\n{{body}}", "subject": "{{subject}}", "body": "{{body}}"},
-            headers=None,
-            cookies=None,
-        ).save(WEBHOOK_BLOCK, overwrite=True)
+        SlackWebhook(url=SecretStr(webhook_url_for_apprise(webhook_url)), notify_type="failure").save(
+            WEBHOOK_BLOCK, overwrite=True
+        )
         saved.append(WEBHOOK_BLOCK)
+    else:
+        with get_client(sync_client=True) as client:
+            for block in _notification_blocks(client):
+                if block.name == WEBHOOK_BLOCK:
+                    client.delete_block_document(block.id)
     return saved
+
+
+def alert_channel_warnings(settings: Settings) -> list[str]:
+    """What leaves an alert without a way to reach a person; empty when two channels exist.
+
+    The email goes through the newsletter's SMTP server, so an SMTP outage fails the
+    newsletter run and its alert together: only the webhook tells anyone then.
+    """
+    warnings = []
+    if not settings.alert_webhook_url:
+        warnings.append(
+            "no PIPELINE_ALERT_WEBHOOK_URL: alerts go only by email through the newsletter's SMTP server "
+            f"({settings.smtp_host}), so an SMTP outage fails the newsletter and its alert together and "
+            "nobody hears of either. Set the GitHub secret ALERT_WEBHOOK_URL (a Slack or Discord webhook, "
+            "or any URL taking a JSON POST) and deploy again"
+        )
+    if settings.smtp_security != "insecure" and not settings.smtp_username:
+        warnings.append(
+            f"the alert email logs in to {settings.smtp_host} with no user name (smtp_username is empty): "
+            "most servers refuse mail from a client that does not log in"
+        )
+    return warnings
 
 
 def remove_notification_blocks() -> None:
@@ -152,9 +200,9 @@ def remove_notification_blocks() -> None:
 def _notification_blocks(client: SyncPrefectClient) -> list[BlockDocument]:
     """The notification blocks of the project that exist on the server (email first)."""
     found = []
-    for name, block_type in ((EMAIL_BLOCK, SlackWebhook), (WEBHOOK_BLOCK, CustomWebhookNotificationBlock)):
+    for name in (EMAIL_BLOCK, WEBHOOK_BLOCK):
         try:
-            found.append(client.read_block_document_by_name(name, block_type_slug=block_type.get_block_type_slug()))
+            found.append(client.read_block_document_by_name(name, block_type_slug=SlackWebhook.get_block_type_slug()))
         except ObjectNotFound:
             continue
     return found
@@ -163,18 +211,23 @@ def _notification_blocks(client: SyncPrefectClient) -> list[BlockDocument]:
 # ---------------------------------------------------------------- automations
 
 
+CHANNELS = {"email": EMAIL_BLOCK, "webhook": WEBHOOK_BLOCK}
+
+
 def load_automations(settings: Settings, path: Path = AUTOMATIONS_FILE) -> list[AutomationCore]:
-    """The automations in the file, each notifying every notification block that exists.
+    """The automations in the file, each notifying the notification blocks that exist.
 
     Beside Prefect's own automation fields an entry has `notify` (the subject and body of
-    the notification, Prefect templates) or its own `actions` (run-unresponsive marks the
-    run Crashed, and run-failed notifies), and may have `within_setting` (the settings
-    field that, when set, replaces the trigger's `within`).
+    the notification, Prefect templates, and `via`: the channels, email and webhook unless
+    it names fewer) or its own `actions` (run-unresponsive marks the run Crashed, and
+    run-failed notifies), and may have `within_setting` (the settings field that, when set,
+    replaces the trigger's `within`). An entry left with no action (its only channel has no
+    block: the webhook when no URL is set) is left out.
     """
     spec = yaml.safe_load(path.read_text())
     with get_client(sync_client=True) as client:
-        block_ids = [block.id for block in _notification_blocks(client)]
-    if not block_ids:
+        blocks = {block.name: block.id for block in _notification_blocks(client)}
+    if EMAIL_BLOCK not in blocks:
         raise ValueError(f"no notification block {EMAIL_BLOCK!r}: save it first (operations.save_notification_blocks)")
     automations = []
     for entry in spec["automations"]:
@@ -185,11 +238,18 @@ def load_automations(settings: Settings, path: Path = AUTOMATIONS_FILE) -> list[
             raise ValueError(f"automation {entry['name']!r} in {path.name} must start with {_PREFIX!r}")
         if override and getattr(settings, override) is not None:
             entry["trigger"] = {**entry["trigger"], "within": getattr(settings, override)}
+        via = (notify or {}).get("via", list(CHANNELS))
+        unknown = sorted(set(via) - set(CHANNELS))
+        if unknown:
+            raise ValueError(f"automation {entry['name']!r}: notify via {unknown}, the channels are {sorted(CHANNELS)}")
         entry["actions"] = [*entry.get("actions", [])] + [
-            SendNotification(block_document_id=block_id, subject=notify["subject"], body=notify["body"])
-            for block_id in (block_ids if notify else [])
+            SendNotification(block_document_id=blocks[block], subject=notify["subject"], body=notify["body"])
+            for block in [CHANNELS[channel] for channel in via]
+            if notify
+            if block in blocks
         ]
-        automations.append(TypeAdapter(AutomationCore).validate_python(entry))
+        if entry["actions"]:
+            automations.append(TypeAdapter(AutomationCore).validate_python(entry))
     return automations
 
 

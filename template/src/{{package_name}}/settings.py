@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     smtp_password_block: str = ""
     smtp_retries: int = 3
     smtp_retry_delay_s: float = 5.0
+    # A circuit breaker: at most this many newsletters per UTC day; beyond, the run fails and
+    # the newsletter waits (newsletter_budget.py). A feed sends one per document revision.
+    max_newsletters_per_day: int = Field(default=48, ge=1)
 
     # Day-ahead prices with two sequences (DE-LU/AT): the newsletter shows this one; "1" is
     # the SDAC auction, "2" EXAA. The lake keeps both (the tidy `sequence` column).

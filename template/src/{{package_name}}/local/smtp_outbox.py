@@ -1,4 +1,8 @@
-"""A local SMTP server (aiosmtpd) that saves every message it receives to a folder as .eml."""
+"""A local SMTP server (aiosmtpd) that saves every message it receives to a folder as .eml.
+
+Given a `login` it refuses mail from a client that has not logged in with it, as a
+production server does (over plain SMTP: the tests have no certificate to offer).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from .ports import free_port
 
@@ -33,6 +38,7 @@ class Outbox:
     port: int = 0
     received: list[Received] = field(default_factory=list)
     controller: Controller | None = None
+    login: tuple[str, str] | None = None  # (user, password) the server requires
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd's handler hook
@@ -46,8 +52,25 @@ class Outbox:
 
     def start(self) -> None:
         """Listens on the outbox's port (again: tests take the server down and bring it back)."""
-        self.controller = Controller(self, hostname=self.host, port=self.port)
+        if self.login is None:
+            self.controller = Controller(self, hostname=self.host, port=self.port)
+        else:
+            self.controller = Controller(
+                self,
+                hostname=self.host,
+                port=self.port,
+                authenticator=self._authenticate,
+                auth_required=True,
+                auth_require_tls=False,
+            )
         self.controller.start()
+
+    def _authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+        """aiosmtpd's authenticator hook: the one login given, by any mechanism that sends a password."""
+        given = (
+            (auth_data.login.decode(), auth_data.password.decode()) if isinstance(auth_data, LoginPassword) else None
+        )
+        return AuthResult(success=given is not None and given == self.login)
 
     def stop(self) -> None:
         if self.controller is not None:

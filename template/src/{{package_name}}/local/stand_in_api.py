@@ -63,6 +63,7 @@ class StandInApi:
     refused: int = 0  # requests answered 429 by the limit
     _recent: dict[str, deque[float]] = field(default_factory=dict)
     _banned_until: dict[str, float] = field(default_factory=dict)
+    _ban_next_s: float = 0.0
     _faults: list[int | str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -84,6 +85,12 @@ class StandInApi:
             self.bans = self.refused = 0
             self._recent.clear()
             self._banned_until.clear()
+            self._ban_next_s = 0.0
+
+    def ban_next(self, ban_s: float) -> None:
+        """The next request is over the limit: it gets 429 and bans its token for `ban_s` seconds."""
+        with self._lock:
+            self._ban_next_s = ban_s
 
     def enforce_limit(self, limit: int, window_s: float = 60.0, ban_s: float = 600.0) -> None:
         """From now on: over `limit` requests in `window_s` seconds bans the token for `ban_s` seconds."""
@@ -94,12 +101,17 @@ class StandInApi:
 
     def _over_limit(self, token: str) -> float | None:
         """Seconds left of this token's ban (starting one if this request is over the limit), or None."""
-        if not self.limit:
-            return None
         now = time.monotonic()
         banned_until = self._banned_until.get(token, 0.0)
         if now < banned_until:
             return banned_until - now
+        if self._ban_next_s:
+            self.bans += 1
+            self._banned_until[token] = now + self._ban_next_s
+            self._ban_next_s = 0.0
+            return self._banned_until[token] - now
+        if not self.limit:
+            return None
         recent = self._recent.setdefault(token, deque())
         while recent and recent[0] <= now - self.window_s:
             recent.popleft()
