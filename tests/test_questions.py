@@ -33,6 +33,7 @@ CONTRACT = {
     "github_repository",
     "ecs_cpu",
     "ecs_memory",
+    "monthly_budget_usd",
 }
 
 BAD_ANSWERS = [
@@ -57,6 +58,7 @@ BAD_ANSWERS = [
     ("github_repository", {"github_repository": "just-a-name"}, "owner/name"),
     ("ecs_cpu", {"ecs_cpu": 300}, "Invalid choice"),
     ("ecs_memory", {"ecs_cpu": 256, "ecs_memory": 4096}, "not a valid Fargate size for ecs_cpu 256"),
+    ("monthly_budget_usd", {"monthly_budget_usd": 0}, "positive amount of US dollars"),
 ]
 
 

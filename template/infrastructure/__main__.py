@@ -17,6 +17,7 @@ import components
 import front_door
 import github_repository
 import identities
+import monitoring
 import policies
 
 project = answers.PROJECT
@@ -86,6 +87,15 @@ else:
         answers.FEED,
         lake_bucket,
         config.get_int("frontDoorReservedConcurrency"),
+    )
+    # The front door's errors and throttles, and the month's cost, mailed to the author (monitoring.py).
+    monitoring.monitoring(
+        project,
+        answers.AWS_ACCOUNT_ID,
+        answers.GITHUB_REPOSITORY,
+        answers.ALERT_EMAIL,
+        door.function.name,
+        answers.MONTHLY_BUDGET_USD,
     )
 
     # Named exactly as prefect.yaml and the workflows read them (`pulumi stack output --json`).

@@ -511,6 +511,7 @@ def deploy_policy(project: str, account_id: str, region: str) -> dict:
         },
         {"Sid": "WhoAmI", "Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"},
         *front_door_deploy_statements(project, account_id, region),
+        *monitoring_deploy_statements(project, account_id, region),
     )
 
 
@@ -614,6 +615,64 @@ def front_door_deploy_statements(project: str, account_id: str, region: str) -> 
             "Resource": f"arn:aws:logs:{region}:{account_id}:log-group:/aws/lambda/{project}-*",
         },
         _pass_role("FrontDoorPassRole", role_arn(project, account_id, "front-door"), "lambda.amazonaws.com"),
+    ]
+
+
+def monitoring_deploy_statements(project: str, account_id: str, region: str) -> list[dict]:
+    """What the deploy role adds for monitoring.py: the alert topic, its alarms, the budget.
+
+    A subscription has no resource type of its own (Service Authorization Reference, SNS:
+    Unsubscribe, Get/SetSubscriptionAttributes), so those three go on "*" in the region.
+    """
+    return [
+        {
+            "Sid": "AlertTopic",
+            "Effect": "Allow",
+            "Action": [
+                "sns:CreateTopic",
+                "sns:DeleteTopic",
+                "sns:GetTopicAttributes",
+                "sns:SetTopicAttributes",
+                "sns:Subscribe",
+                "sns:ListSubscriptionsByTopic",
+                "sns:TagResource",
+                "sns:UntagResource",
+                "sns:ListTagsForResource",
+            ],
+            "Resource": f"arn:aws:sns:{region}:{account_id}:{project}-*",
+        },
+        {
+            "Sid": "AlertSubscription",
+            "Effect": "Allow",
+            "Action": ["sns:Unsubscribe", "sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:RequestedRegion": region}},
+        },
+        {
+            "Sid": "FrontDoorAlarms",
+            "Effect": "Allow",
+            "Action": [
+                "cloudwatch:PutMetricAlarm",
+                "cloudwatch:DeleteAlarms",
+                "cloudwatch:DescribeAlarms",
+                "cloudwatch:TagResource",
+                "cloudwatch:UntagResource",
+                "cloudwatch:ListTagsForResource",
+            ],
+            "Resource": f"arn:aws:cloudwatch:{region}:{account_id}:alarm:{project}-*",
+        },
+        {
+            "Sid": "CostBudget",
+            "Effect": "Allow",
+            "Action": [
+                "budgets:ViewBudget",
+                "budgets:ModifyBudget",
+                "budgets:TagResource",
+                "budgets:UntagResource",
+                "budgets:ListTagsForResource",
+            ],
+            "Resource": f"arn:aws:budgets::{account_id}:budget/{project}-*",
+        },
     ]
 
 

@@ -54,6 +54,8 @@ PREFECT_YAML_OUTPUTS = {
 }
 FRONT_DOOR_OUTPUTS = {"front_door_function_url", "front_door_token_parameter", "front_door_webhook_parameter"}
 UNTAGGABLE = {
+    "aws:sns/topicPolicy:TopicPolicy",
+    "aws:sns/topicSubscription:TopicSubscription",
     "aws:lambda/functionUrl:FunctionUrl",
     "aws:lambda/permission:Permission",
     "aws:ec2/routeTableAssociation:RouteTableAssociation",
@@ -92,6 +94,9 @@ GRANTED_ON_STAR = {
     "sts:GetCallerIdentity",
     "athena:ListWorkGroups",
     "athena:ListDataCatalogs",
+    "sns:Unsubscribe",  # a subscription has no resource type (monitoring.py)
+    "sns:GetSubscriptionAttributes",
+    "sns:SetSubscriptionAttributes",
 }
 STACKS = ("bootstrap", "prod")
 
@@ -499,6 +504,8 @@ def test_every_grant_of_the_pipeline_stack_lies_inside_the_boundary(pipeline_sta
         if document.field == "assumeRolePolicy":
             continue
         for statement in statements(document.document):
+            if "Principal" in statement:  # a resource's policy (the alert topic's): no role's grant
+                continue
             for action in as_list(statement["Action"]):
                 for resource in as_list(statement["Resource"]):
                     assert grants(boundary, action, resource.replace("*", "x")), (document.name, action, resource)
@@ -747,3 +754,62 @@ def test_the_athena_reader_policy_may_query_and_read_the_tables_and_never_write_
         assert not grants(policy, "s3:GetObject", f"{lake}/{key}"), key
     on_s3 = [s for s in statements(policy) if any(a.startswith("s3:") for a in as_list(s["Action"]))]
     assert all(r == lake or r.startswith(f"{lake}/") for s in on_s3 for r in as_list(s["Resource"])), "the lake only"
+
+
+def test_front_door_errors_and_throttles_and_the_budget_mail_the_alert_address_through_one_topic(pipeline_stack):
+    """Issue 19 item 7: CloudWatch alarms on the front door's Errors and Throttles and an AWS
+    Budget, all published to one SNS topic with an email subscription to the author's address;
+    each alarm links its runbook; the deploy role may create, change and delete all of them."""
+    mocks, _ = pipeline_stack
+    (topic,) = of_type(mocks, "aws:sns/topic:Topic")
+    topic_arn = f"arn:aws:sns:{answers.AWS_REGION}:{answers.AWS_ACCOUNT_ID}:{topic.name}"
+    (subscription,) = of_type(mocks, "aws:sns/topicSubscription:TopicSubscription")
+    assert (subscription.inputs["protocol"], subscription.inputs["endpoint"]) == ("email", answers.ALERT_EMAIL)
+    assert subscription.inputs["topic"] == topic_arn
+    (topic_policy,) = of_type(mocks, "aws:sns/topicPolicy:TopicPolicy")
+    (publish,) = json.loads(topic_policy.inputs["policy"])["Statement"]
+    assert set(publish["Principal"]["Service"]) == {"cloudwatch.amazonaws.com", "budgets.amazonaws.com"}
+    assert publish["Condition"]["StringEquals"]["aws:SourceAccount"] == answers.AWS_ACCOUNT_ID
+    (function,) = of_type(mocks, "aws:lambda/function:Function")
+    alarms = {a.inputs["metricName"]: a.inputs for a in of_type(mocks, "aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert set(alarms) == {"Errors", "Throttles"}
+    for alarm in alarms.values():
+        assert alarm["namespace"] == "AWS/Lambda" and alarm["dimensions"] == {"FunctionName": function.inputs["name"]}
+        assert (alarm["statistic"], alarm["threshold"], alarm["comparisonOperator"]) == (
+            "Sum",
+            1,
+            "GreaterThanOrEqualToThreshold",
+        )
+        assert alarm["alarmActions"] == [topic_arn] and alarm["treatMissingData"] == "notBreaching"
+        assert f"https://github.com/{answers.GITHUB_REPOSITORY}/blob/main/RUNBOOK.md#" in alarm["alarmDescription"]
+    (budget,) = of_type(mocks, "aws:budgets/budget:Budget")
+    assert (budget.inputs["budgetType"], budget.inputs["timeUnit"], budget.inputs["limitUnit"]) == (
+        "COST",
+        "MONTHLY",
+        "USD",
+    )
+    assert float(budget.inputs["limitAmount"]) == answers.MONTHLY_BUDGET_USD
+    assert all(n["subscriberSnsTopicArns"] == [topic_arn] for n in budget.inputs["notifications"])
+    assert {(n["threshold"], n["notificationType"]) for n in budget.inputs["notifications"]} >= {(100, "ACTUAL")}
+
+    deploy = policies.deploy_policy(answers.PROJECT, answers.AWS_ACCOUNT_ID, answers.AWS_REGION)
+    made = {
+        "sns:CreateTopic": topic_arn,
+        "sns:DeleteTopic": topic_arn,
+        "sns:Subscribe": topic_arn,
+        "sns:Unsubscribe": f"{topic_arn}:0b7a6a3e-0000-4000-8000-000000000000",
+        "cloudwatch:PutMetricAlarm": (
+            f"arn:aws:cloudwatch:{answers.AWS_REGION}:{answers.AWS_ACCOUNT_ID}:alarm:{alarms['Errors']['name']}"
+        ),
+        "cloudwatch:DeleteAlarms": (
+            f"arn:aws:cloudwatch:{answers.AWS_REGION}:{answers.AWS_ACCOUNT_ID}:alarm:{alarms['Throttles']['name']}"
+        ),
+        "budgets:ModifyBudget": f"arn:aws:budgets::{answers.AWS_ACCOUNT_ID}:budget/{budget.inputs['name']}",
+    }
+    for action, resource in made.items():
+        assert any(
+            statement["Effect"] == "Allow"
+            and action in as_list(statement["Action"])
+            and any(fnmatch.fnmatch(resource, pattern) for pattern in as_list(statement["Resource"]))
+            for statement in statements(deploy)
+        ), (action, resource)
