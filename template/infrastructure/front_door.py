@@ -2,10 +2,11 @@
 
 The handler is the package's front_door.py, shipped as the one file it is (standard library
 and boto3, which the Lambda runtime has), so the package is built here, deterministically:
-an AssetArchive of one file, which Pulumi hashes by content. The secret path token and the
-Prefect Cloud webhook URL live in two SSM SecureStrings that Pulumi creates with a placeholder
-and never reads back (`ignore_changes`): deploy/prefect_cloud.py writes their values, so
-neither is in the Pulumi state, a rendered file or a log.
+an AssetArchive of one file, which Pulumi hashes by content. The secret path token, the
+Prefect Cloud webhook URL and the optional webhook key live in SSM SecureStrings that Pulumi
+creates with a placeholder and never reads back (`ignore_changes`): deploy/prefect_cloud.py
+writes the first two, the user the key (decisions.md), so none is in the Pulumi state, a
+rendered file or a log.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def front_door(
         name, name=f"/aws/lambda/{name}", retention_in_days=components.LOG_RETENTION_DAYS, tags=tags
     )
     unread = pulumi.ResourceOptions(ignore_changes=["value"])
-    token, webhook = (
+    token, webhook, key = (
         aws.ssm.Parameter(
             f"{name}-{part}",
             name=f"/{project}/front-door/{part}",
@@ -88,6 +89,7 @@ def front_door(
                 "LAKE_BUCKET": bucket_name,
                 "TOKEN_PARAMETER": token.name,
                 "WEBHOOK_URL_PARAMETER": webhook.name,
+                "WEBHOOK_KEY_PARAMETER": key.name,  # `aws ssm put-parameter` it if the webhook requires a key
                 "DOCUMENT_TYPES": DOCUMENT_TYPES[feed],
             }
         ),

@@ -15,8 +15,9 @@ GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 DEPLOY_ENVIRONMENT = "production"
 # The pipeline's roles, by name suffix: the bootstrap stack makes them (identities.py), inside the boundary.
 PIPELINE_ROLES = ("execution", "task", "submitter", "front-door")
-# The front door's two SecureStrings, /<project>/front-door/<name>: the token and the webhook URL.
-FRONT_DOOR_PARAMETERS = ("token", "webhook-url")
+# The front door's SecureStrings, /<project>/front-door/<name>: the token, the webhook URL, and
+# the key of the Prefect Cloud service account a webhook may require (a placeholder: none sent).
+FRONT_DOOR_PARAMETERS = ("token", "webhook-url", "webhook-key")
 # The one IAM user: its key lets Prefect Cloud's push pool assume the submitter role.
 SUBMITTER_USER = "prefect-submitter"
 # Every IAM action that changes who may act or what they may do: the deploy role may take none.

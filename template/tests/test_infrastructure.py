@@ -627,14 +627,15 @@ def test_front_door_secrets_are_secure_strings_pulumi_only_holds_a_placeholder_f
 
     mocks, _ = pipeline_stack
     parameters = {p.inputs["name"]: p.inputs for p in of_type(mocks, "aws:ssm/parameter:Parameter")}
-    assert set(parameters) == {f"/{answers.PROJECT}/front-door/token", f"/{answers.PROJECT}/front-door/webhook-url"}
+    names = ("token", "webhook-url", "webhook-key")
+    assert set(parameters) == {f"/{answers.PROJECT}/front-door/{name}" for name in names}
     for inputs in parameters.values():
         assert inputs["type"] == "SecureString"
         # Pulumi wraps the value as a secret: even the placeholder is encrypted in the state.
         assert isinstance(inputs["value"], dict) and inputs["value"]["value"] == front_door.PLACEHOLDER
 
 
-def test_front_door_role_may_only_put_inbox_and_quarantine_objects_read_its_two_parameters_and_log(bootstrap_stack):
+def test_front_door_role_may_only_put_inbox_and_quarantine_objects_read_its_parameters_and_log(bootstrap_stack):
     mocks, _ = bootstrap_stack
     policy = next(p for p in of_type(mocks, "aws:iam/rolePolicy:RolePolicy") if p.name.endswith("-front-door"))
     grants = {
@@ -652,6 +653,7 @@ def test_front_door_role_may_only_put_inbox_and_quarantine_objects_read_its_two_
         "ssm:GetParameter": [
             f"arn:aws:ssm:{region}:{account}:parameter/{project}/front-door/token",
             f"arn:aws:ssm:{region}:{account}:parameter/{project}/front-door/webhook-url",
+            f"arn:aws:ssm:{region}:{account}:parameter/{project}/front-door/webhook-key",
         ],
         "logs:CreateLogStream": log_streams,
         "logs:PutLogEvents": log_streams,

@@ -409,6 +409,14 @@ def lambda_handler(event: dict, context: object) -> dict:
     global _door
     if _door is None:
         _door = lambda_front_door()
+    response = answer_event(_door, event)
+    if response["statusCode"] >= 500 or not _door.token:
+        _door = None  # read the parameters again next time: the webhook URL may have been rotated
+    return response
+
+
+def answer_event(door: FrontDoor, event: dict) -> dict:
+    """One function-URL event through `door`: the body decoded as AWS encoded it, refused over AWS's limit."""
     raw = event.get("body") or ""
     body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode("utf-8")
     method = event.get("requestContext", {}).get("http", {}).get("method", "POST")
@@ -416,11 +424,9 @@ def lambda_handler(event: dict, context: object) -> dict:
     size = invoke_payload_bytes(event)
     if size > LAMBDA_PAYLOAD_BYTES:  # AWS refuses this before the handler: the same limit, here as a Fault
         detail = f"the request is {size:,} bytes as a Lambda event, over the {LAMBDA_PAYLOAD_BYTES:,} AWS takes"
-        reply = fault(413, detail)
+        reply = fault(413, detail, soap_version(body))
     else:
-        reply = _door.handle(method, event.get("rawPath", "/"), body)
-    if reply.status >= 500 or not _door.token:
-        _door = None  # read the parameters again next time: the webhook URL may have been rotated
+        reply = door.handle(method, event.get("rawPath", "/"), body)
     # One log line per request: status, size and time. Never the path (it holds the token).
     ms = round(1000 * (time.perf_counter() - started))
     print(json.dumps({"status": reply.status, "bytes": len(body), "ms": ms, **reply.note}))
@@ -449,20 +455,28 @@ def lambda_front_door() -> FrontDoor:
         s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/xml")
 
     token = parameter("TOKEN_PARAMETER")
+    # A Prefect Cloud service account's API key, where the plan lets a webhook require one
+    # (Pro and Enterprise; Prefect docs, Webhooks, "Webhook Authentication"): sent as a Bearer token.
+    key = parameter("WEBHOOK_KEY_PARAMETER") if os.environ.get("WEBHOOK_KEY_PARAMETER") else ""
+    headers = {} if not key or key.startswith(PLACEHOLDER_PREFIX) else {"Authorization": f"Bearer {key}"}
     return FrontDoor(
         token="" if token.startswith(PLACEHOLDER_PREFIX) else token,  # not set up yet: refuse all
         document_types=frozenset(os.environ["DOCUMENT_TYPES"].split(",")),
         land=land,
-        notify=lambda event: post_json(webhook_url, event),
+        notify=lambda event: post_json(webhook_url, event, headers=headers),
         max_bytes=int(os.environ.get("MAX_BYTES", DEFAULT_MAX_BYTES)),
         max_documents=int(os.environ.get("MAX_DOCUMENTS", DEFAULT_MAX_DOCUMENTS)),
     )
 
 
-def post_json(url: str, payload: dict, timeout_s: float = 10.0) -> None:
-    """POST a JSON object; any answer but 2xx raises (Prefect Cloud webhooks answer 204 or 400)."""
+def post_json(url: str, payload: dict, timeout_s: float = 10.0, headers: dict | None = None) -> None:
+    """POST a JSON object; any answer but 2xx raises (Prefect Cloud webhooks answer 204 or 400, and refuse
+    a request without the key of the service account a webhook requires)."""
     request = urllib.request.Request(
-        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST"
+        url,
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json", **(headers or {})},
+        method="POST",
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:

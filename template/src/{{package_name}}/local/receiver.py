@@ -11,6 +11,8 @@ Two routes, as production has two hosts:
 
 from __future__ import annotations
 
+import hmac
+
 import httpx
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -39,7 +41,11 @@ def local_front_door(settings: Settings, token: str, webhook_url: str) -> FrontD
     )
 
 
-def create_app(api_url: str, token: str, webhook_url: str, settings: Settings | None = None) -> Starlette:
+def create_app(
+    api_url: str, token: str, webhook_url: str, settings: Settings | None = None, webhook_key: str = ""
+) -> Starlette:
+    """`webhook_key`: the stand-in webhook requires it as a Bearer token, as a Cloud webhook given a
+    service account does (Prefect docs, Webhooks, "Webhook Authentication"); refused with 401."""
     settings = settings or Settings()
     door = local_front_door(settings, token, webhook_url)
     events_url = f"{api_url.rstrip('/')}/events"
@@ -59,6 +65,10 @@ def create_app(api_url: str, token: str, webhook_url: str, settings: Settings | 
         return _send(reply)
 
     async def webhook(request: Request) -> Response:
+        if webhook_key and not hmac.compare_digest(
+            request.headers.get("authorization", "").encode(), f"Bearer {webhook_key}".encode()
+        ):
+            return Response(status_code=401)
         try:
             event = render_webhook(await request.body(), dict(request.headers))
         except Exception:  # like Cloud: a body the template cannot turn into an event is a 400
