@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import VariableCreate, VariableUpdate
+from prefect.events import emit_event
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.logging import get_logger
 from prefect.settings import get_current_settings
@@ -56,10 +57,12 @@ def banned_until(settings: Settings) -> float | None:
     return datetime.fromisoformat(value).timestamp() if isinstance(value, str) else None
 
 
-def record_ban(settings: Settings, seconds: float, clock: Callable[[], float] = time.time) -> float:
+def record_ban(settings: Settings, seconds: float, what: str = "", clock: Callable[[], float] = time.time) -> float:
     """Records that the token is banned for `seconds` from now; returns when the ban ends.
 
-    A later end than one already recorded wins; an earlier one never shortens it.
+    A later end than one already recorded wins; an earlier one never shortens it. With a
+    Prefect API it also emits `<project>.entsoe-api.banned`, which the api-banned alert
+    (automations.yaml) reports: a ban that repeats means the token is shared or the limit high.
     """
     until = clock() + seconds
     current = banned_until(settings)
@@ -72,6 +75,11 @@ def record_ban(settings: Settings, seconds: float, clock: Callable[[], float] = 
                 client.create_variable(VariableCreate(name=ban_name(settings), value=stamp, tags=["entsoe-ban"]))
             except ObjectAlreadyExists:
                 client.update_variable(VariableUpdate(name=ban_name(settings), value=stamp))
+        emit_event(
+            event=f"{defaults.PROJECT_SLUG}.entsoe-api.banned",
+            resource={"prefect.resource.id": f"{defaults.PROJECT_SLUG}.entsoe-api"},
+            payload={"until": stamp, "what": what, "variable": ban_name(settings)},
+        )
     else:
         open_lake(settings).put(LAKE_KEY, json.dumps({"until": stamp}).encode())
     return until

@@ -134,7 +134,7 @@ def _fetch_once(query: Callable[[], str], settings: Settings, what: str) -> Fetc
             ) from None
         if status == 429:
             wait_s = _retry_after(exc.response, settings.api_ban_s)
-            record_ban(settings, wait_s)
+            record_ban(settings, wait_s, what)
             raise TransientApiError(
                 f"ENTSO-E API answered HTTP 429 (rate limit, token banned) while fetching {what}: "
                 f"waiting {wait_s:.0f} s for the ban to end",

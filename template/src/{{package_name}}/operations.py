@@ -221,8 +221,9 @@ def load_automations(settings: Settings, path: Path = AUTOMATIONS_FILE) -> list[
     the notification, Prefect templates, and `via`: the channels, email and webhook unless
     it names fewer) or its own `actions` (run-unresponsive marks the run Crashed, and
     run-failed notifies), and may have `within_setting` (the settings field that, when set,
-    replaces the trigger's `within`). An entry left with no action (its only channel has no
-    block: the webhook when no URL is set) is left out.
+    replaces the trigger's `within`) and `runbook` (the RUNBOOK.md section the notification
+    links). An entry left with no action (its only channel has no block: the webhook when no
+    URL is set) is left out.
     """
     spec = yaml.safe_load(path.read_text())
     with get_client(sync_client=True) as client:
@@ -234,6 +235,9 @@ def load_automations(settings: Settings, path: Path = AUTOMATIONS_FILE) -> list[
         entry = dict(entry)
         notify = entry.pop("notify", None)
         override = entry.pop("within_setting", None)
+        runbook = entry.pop("runbook", None)
+        if notify and runbook:
+            notify = {**notify, "body": notify["body"].rstrip("\n") + f"\nRunbook: {runbook}\n"}
         if not entry["name"].startswith(_PREFIX):
             raise ValueError(f"automation {entry['name']!r} in {path.name} must start with {_PREFIX!r}")
         if override and getattr(settings, override) is not None:
