@@ -12,13 +12,18 @@ table through pyiceberg instead.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import struct
 import zlib
+from collections.abc import Mapping
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 # Iceberg primitive types and the DuckDB types that hold them (decimal(P, S) is handled apart).
 DUCKDB_TYPES = {
@@ -35,6 +40,35 @@ DUCKDB_TYPES = {
     "uuid": "UUID",
     "binary": "BLOB",
 }
+
+
+@dataclass(frozen=True)
+class LakeLocation:
+    """Where the tables are, as Settings says (`catalog`, `lake_dir`, `catalog_database`).
+
+    Read from the environment without pydantic, whose import is half of `query`'s start-up;
+    a test holds `from_environment` to what Settings reads from the same variables.
+    """
+
+    catalog: str
+    lake_dir: Path
+    database: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> LakeLocation:
+        return cls(settings.catalog, settings.lake_dir, settings.catalog_database)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> LakeLocation:
+        from . import defaults
+
+        # pydantic-settings matches variable names in any case (case_sensitive=False).
+        env = {name.upper(): value for name, value in (os.environ if environ is None else environ).items()}
+        catalog = env.get("PIPELINE_CATALOG", "sql")
+        if catalog not in ("sql", "glue"):
+            raise ValueError(f"PIPELINE_CATALOG is {catalog!r}: use sql or glue")
+        database = env.get("PIPELINE_CATALOG_DATABASE", defaults.PROJECT_SLUG.replace("-", "_"))
+        return cls(catalog, Path(env.get("PIPELINE_LAKE_DIR", "lake")), database)
 
 
 class TableReadError(RuntimeError):

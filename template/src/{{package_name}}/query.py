@@ -23,14 +23,15 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from .local_catalog import Column, LocalTable, TableReadError, local_tables
-from .settings import Settings
+from .local_catalog import Column, LakeLocation, LocalTable, TableReadError, local_tables
 
-if TYPE_CHECKING:  # pyiceberg, pyarrow and pandas take seconds to import: only where needed
+if TYPE_CHECKING:  # pyiceberg, pyarrow, pandas and pydantic take seconds to import: only where needed
     import pyarrow as pa
     import pyarrow.dataset as ds
     import pyarrow.fs as pafs
     from pyiceberg.table import Table
+
+    from .settings import Settings
 
 MAX_ROWS_SHOWN = 50
 MAX_COLUMN_WIDTH = 60
@@ -89,31 +90,39 @@ def source(table: Table, filesystem: pafs.FileSystem) -> pa.Table | ds.Dataset:
 
 def connect(settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection (UTC) with a view per table, named `<database>.<table>`."""
-    settings = settings or Settings()
-    database = settings.catalog_database
+    location = LakeLocation.of(settings) if settings else LakeLocation.from_environment()
+    database = location.database
     connection = duckdb.connect()
     connection.execute("SET TimeZone = 'UTC'")
     connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{database}"')
-    if settings.catalog == "glue":
+    if location.catalog == "glue":
         from .tables import all_tables, open_catalog
 
+        settings = settings or _settings()
         filesystem = _filesystem(settings)
         for table in all_tables(open_catalog(settings), database):
             _register(connection, database, table.name()[-1], source(table, filesystem))
         return connection
-    for local in local_tables(settings.lake_dir, database):
+    for local in local_tables(location.lake_dir, database):
         name = local.name.rsplit(".", 1)[-1]
         if local.plain:
             connection.execute(f'CREATE VIEW "{database}"."{name}" AS {parquet_select(local, connection)}')
             continue
         from .tables import open_catalog
 
+        settings = settings or _settings()
         try:
             table = open_catalog(settings).load_table((database, name))
         except Exception as error:
             raise TableReadError(f"could not read table {local.name}: {error}") from error
         _register(connection, database, name, source(table, _filesystem(settings)))
     return connection
+
+
+def _settings() -> Settings:
+    from .settings import Settings
+
+    return Settings()
 
 
 def _register(connection: duckdb.DuckDBPyConnection, database: str, name: str, data: Any) -> None:
@@ -170,14 +179,12 @@ def _one_line(error: duckdb.Error) -> QueryError:
 
 def describe(settings: Settings | None = None) -> dict[str, list[Column]]:
     """Every table of the database and its columns: name, type, whether required, meaning."""
-    settings = settings or Settings()
-    if settings.catalog != "glue":
-        return {
-            table.name: table.columns
-            for table in local_tables(settings.lake_dir, settings.catalog_database, files=False)
-        }
+    location = LakeLocation.of(settings) if settings else LakeLocation.from_environment()
+    if location.catalog != "glue":
+        return {table.name: table.columns for table in local_tables(location.lake_dir, location.database, files=False)}
     from .tables import all_tables, open_catalog
 
+    settings = settings or _settings()
     return {
         f"{settings.catalog_database}.{table.name()[-1]}": [
             Column(field.name, str(field.field_type), field.required, field.doc or "")
