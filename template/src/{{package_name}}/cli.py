@@ -27,10 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     replay = commands.add_parser("replay", help="process a raw message again from the lake (after a failed run)")
     replay.add_argument("key", help="the lake key of a landed message, e.g. inbox/type=.../<mRID>_r1_<digest>.xml")
 
-    backfill = commands.add_parser("backfill", help="pull a date range from the ENTSO-E API into the lake")
-    backfill.add_argument("start", type=date.fromisoformat, help="first day, YYYY-MM-DD")
+    backfill = commands.add_parser("backfill", help="pull market days from the ENTSO-E API into the tables")
+    backfill.add_argument("start", type=date.fromisoformat, help="first day, YYYY-MM-DD (the area's local day)")
     backfill.add_argument("end", type=date.fromisoformat, help="day after the last, YYYY-MM-DD")
-    backfill.add_argument("--chunk-days", type=int, default=7)
+    backfill.add_argument("--area", action="append", help="entsoe-py area name, repeatable (default: the project's)")
+    backfill.add_argument("--feed", help="feed name (default: the project's)")
+    backfill.add_argument("--chunk-days", type=int, default=None, help="days per request (default: the API's most)")
     backfill.add_argument("--max-concurrency", type=int, default=4)
 
     query = commands.add_parser("query", help='run SQL (DuckDB) over the lake\'s tables, e.g. "SELECT ..."')
@@ -60,10 +62,17 @@ def main(argv: list[str] | None = None) -> int:
         print(summary.skipped or f"sent {summary.subject!r} to {', '.join(summary.recipients)}")
         return 0
     if args.command == "backfill":
-        from .flows import backfill as backfill_flow
+        from .backfill import backfill as backfill_flow
 
-        landed = backfill_flow(args.start, args.end, args.chunk_days, args.max_concurrency)
-        print("\n".join(f"landed {chunk}" for chunk in landed))
+        chunks = backfill_flow(
+            args.start,
+            args.end,
+            areas=args.area,
+            feed=args.feed,
+            chunk_days=args.chunk_days,
+            max_concurrency=args.max_concurrency,
+        )
+        print("\n".join(chunks))
         return 0
     if args.command == "serve-backfill":
         from .local.served_deployment import serve_backfill_chunks

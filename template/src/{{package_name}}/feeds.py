@@ -36,6 +36,12 @@ class Feed:
     aggregate: Literal["sum", "mean"]  # how series combine into the chart's total
     query: Query
     enrichment: Enrichment
+    # The longest period one API request may ask for (a backfill's chunk): ENTSO-E serves
+    # generation, load and forecasts a year per request (entsoe-py wraps those queries in
+    # `year_limited`, entsoe/entsoe.py v0.8.0 lines 1468, 1567, 1605), and day-ahead prices at
+    # most 100 daily instances ("The number of instances (365) exceeds the allowed maximum (100)
+    # for data item ENERGY_PRICES", EnergieID/entsoe-py#481; `documents_limited(100)`, line 1311).
+    request_months: int = 12
 
 
 def _same_period(document: Document) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -115,5 +121,6 @@ FEEDS: dict[str, Feed] = {
             query=lambda c, area, doc: c.query_day_ahead_prices(area, *_previous_day(doc)),
             period=_previous_day,
         ),
+        request_months=3,  # at most 92 days: under the 100 daily prices one request may hold
     ),
 }

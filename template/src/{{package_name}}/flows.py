@@ -1,7 +1,7 @@
 """The pipeline's story: a push message in, the lake and a newsletter out.
 
 process_message: read -> land raw and tidy data -> enrich from the API -> email -> summary.
-backfill: a date range from the API into the lake, fanned out to one run per chunk (backfill_chunk).
+backfill: a range of days from the API into the tables (backfill.py, imported at the end).
 poll_latest: the scheduled fallback: landed messages whose event was lost, then the API.
 """
 
@@ -11,17 +11,12 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.objects import FlowRun
-from prefect.deployments import run_deployment
-from prefect.exceptions import ObjectNotFound
-from prefect.futures import wait
 from prefect.runtime import flow_run
 
 from . import defaults, ledger, newsletter_budget, quarantine
@@ -296,170 +291,6 @@ def _summary(
     return RunSummary(subject=newsletter.subject, recipients=recipients, lake_files=lake_files, markdown=markdown)
 
 
-CHUNK_DEPLOYMENT = f"backfill-chunk/{defaults.PROJECT_SLUG}-backfill-chunk"
-_CHUNK_POLL_S = 1.0
-
-
-@flow(name="backfill", log_prints=True, timeout_seconds=6 * 3600)
-def backfill(
-    start: date,
-    end: date,
-    chunk_days: int = 7,
-    max_concurrency: int = 4,
-    fan_out: bool | None = None,
-    chunk_retries: int = 1,
-) -> list[str]:
-    """Pull [start, end) of the feed from the API into the lake; returns the chunks that landed.
-
-    With the backfill-chunk deployment on the server (prefect.yaml; locally `python -m
-    <package> serve-backfill`) and more than one chunk, the range fans out: each chunk is
-    its own run of that deployment (on AWS its own ECS task), at most `max_concurrency` at
-    a time, a failed chunk retried alone `chunk_retries` times. Without it (or with
-    fan_out=False) the chunks run in this process, `max_concurrency` at a time. Either way
-    every request takes the shared API rate limit, and rewriting a chunk is harmless, so a
-    backfill can simply be run again. Chunks still missing at the end fail the run by name.
-    """
-    if end <= start:
-        raise ValueError(f"backfill end ({end}) must be after start ({start})")
-    if chunk_days < 1 or max_concurrency < 1 or chunk_retries < 0:
-        raise ValueError("chunk_days and max_concurrency must be at least 1, chunk_retries at least 0")
-    logger = get_run_logger()
-    chunks = [
-        (s.date(), e.date())
-        for s, e in _chunks(pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC"), pd.Timedelta(days=chunk_days))
-    ]
-    deployment_id = _chunk_deployment_id() if fan_out is not False and len(chunks) > 1 else None
-    if fan_out and deployment_id is None:
-        raise ValueError(f"fan_out=True needs the deployment {CHUNK_DEPLOYMENT!r} on the Prefect server")
-    if deployment_id is None:
-        landed, missing = _backfill_here(chunks, max_concurrency)
-    else:
-        logger.info("Fanning %d chunks out to %s, %d at a time", len(chunks), CHUNK_DEPLOYMENT, max_concurrency)
-        landed, missing = _fan_out(deployment_id, chunks, max_concurrency, chunk_retries)
-    report = _backfill_report(start, end, chunks, landed, missing)
-    create_markdown_artifact(key="backfill-report", markdown=report, description=f"backfill {start} to {end}")
-    if missing:
-        raise RuntimeError(
-            f"backfill {start} to {end}: {len(missing)} of {len(chunks)} chunks missing, run them again: "
-            + ", ".join(f"{s} to {e}" for s, e in missing)
-        )
-    logger.info("Backfill landed all %d chunks", len(chunks))
-    return [f"{s} to {e}" for s, e in landed]
-
-
-@flow(name="backfill-chunk", log_prints=True, timeout_seconds=30 * 60)
-def backfill_chunk(start: date, end: date) -> list[str]:
-    """One chunk of a backfill, [start, end), from the API into the lake; returns the lake keys."""
-    # `date` is used in the body on purpose: a served run gets this function by value
-    # (cloudpickle), with only the globals its body names, and pydantic needs `date` to
-    # resolve the parameters' annotations.
-    if not (isinstance(start, date) and isinstance(end, date)):
-        raise TypeError(f"backfill_chunk takes dates, got {start!r} and {end!r}")
-    settings = Settings()
-    feed = FEEDS[settings.feed]
-    area = _configured_area(settings)
-    client = make_client(settings, load_api_key(settings))
-    s, e = pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC")
-    fetched = fetch_from_api(
-        lambda: feed.query(client, area.code, s, e), settings, f"{feed.title.lower()} {s:%Y-%m-%d} to {e:%Y-%m-%d}"
-    )
-    return _land_chunk(open_lake(settings), feed, feed_tables(settings, feed)[0], fetched, s, e)
-
-
-def _land_chunk(
-    lake: Lake, feed: Feed, table: VersionedTable, fetched: Fetched | None, s: pd.Timestamp, e: pd.Timestamp
-) -> list[str]:
-    if fetched is None:
-        get_run_logger().warning("No data published for %s to %s", s, e)
-        return []
-    area = _configured_area(Settings()).code
-    return land(lake, feed, fetched.document, fetched.raw, trim(fetched.document.frame, s, e), table, area)[0]
-
-
-def _backfill_here(chunks: list[tuple[date, date]], max_concurrency: int):
-    """The in-process path: chunks as tasks of this run, `max_concurrency` at a time."""
-    settings = Settings()
-    feed = FEEDS[settings.feed]
-    area = _configured_area(settings)
-    client = make_client(settings, load_api_key(settings))
-    lake = open_lake(settings)
-    table = feed_tables(settings, feed)[0]
-    landed, missing = [], []
-    for window in range(0, len(chunks), max_concurrency):
-        batch = [
-            (pd.Timestamp(s, tz="UTC"), pd.Timestamp(e, tz="UTC")) for s, e in chunks[window : window + max_concurrency]
-        ]
-        futures = [
-            fetch_from_api.submit(
-                (lambda s=s, e=e: feed.query(client, area.code, s, e)),
-                settings,
-                f"{feed.title.lower()} {s:%Y-%m-%d} to {e:%Y-%m-%d}",
-            )
-            for s, e in batch
-        ]
-        wait(futures)
-        for chunk, (s, e), future in zip(chunks[window : window + max_concurrency], batch, futures, strict=True):
-            try:
-                _land_chunk(lake, feed, table, future.result(), s, e)
-            except Exception as exc:
-                get_run_logger().error("Chunk %s to %s failed: %s", s, e, exc)
-                missing.append(chunk)
-            else:
-                landed.append(chunk)
-    return landed, missing
-
-
-def _chunk_deployment_id():
-    """The backfill-chunk deployment's id, or None when this server has none (run in-process)."""
-    with get_client(sync_client=True) as client:
-        try:
-            return client.read_deployment_by_name(CHUNK_DEPLOYMENT).id
-        except ObjectNotFound:
-            return None
-
-
-def _fan_out(deployment_id, chunks: list[tuple[date, date]], max_concurrency: int, chunk_retries: int):
-    """Child runs of the chunk deployment, at most `max_concurrency` at once; failed ones retried alone."""
-    logger = get_run_logger()
-    queue = list(chunks)
-    tries = dict.fromkeys(chunks, 0)
-    running: dict = {}  # flow run id -> chunk
-    landed, missing = [], []
-    with get_client(sync_client=True) as client:
-        while queue or running:
-            while queue and len(running) < max_concurrency:
-                chunk = queue.pop(0)
-                tries[chunk] += 1
-                run = run_deployment(
-                    deployment_id, parameters={"start": chunk[0], "end": chunk[1]}, timeout=0, as_subflow=True
-                )
-                if not isinstance(run, FlowRun):  # sync caller: the run itself (async_dispatch)
-                    raise TypeError(f"run_deployment gave {type(run).__name__}, not a flow run")
-                running[run.id] = chunk
-            time.sleep(_CHUNK_POLL_S)
-            for run_id, chunk in list(running.items()):
-                state = client.read_flow_run(run_id).state
-                if state is None or not state.is_final():
-                    continue
-                del running[run_id]
-                if state.is_completed():
-                    landed.append(chunk)
-                elif tries[chunk] <= chunk_retries:
-                    logger.warning("Chunk %s to %s ended %s; running it again", *chunk, state.name)
-                    queue.append(chunk)
-                else:
-                    logger.error("Chunk %s to %s ended %s: %s", *chunk, state.name, state.message)
-                    missing.append(chunk)
-    return sorted(landed), sorted(missing)
-
-
-def _backfill_report(start: date, end: date, chunks, landed, missing) -> str:
-    lines = [f"# Backfill {start} to {end}", "", f"- Chunks: {len(chunks)}, landed: {len(landed)}"]
-    if missing:
-        lines += [f"- Missing ({len(missing)}), run these again:", *[f"  - {s} to {e}" for s, e in missing]]
-    return "\n".join(lines)
-
-
 @flow(name="maintain-tables", log_prints=True, timeout_seconds=60 * 60)
 def maintain_tables(keep_days: float | None = None) -> list[str]:
     """Scheduled upkeep: compact each table's small files, then forget snapshots older than `keep_days`."""
@@ -550,7 +381,6 @@ def _configured_area(settings: Settings):
         raise ValueError(f"setting area={settings.area!r} is not an entsoe-py Area name (e.g. DE_LU, FR, FI)") from None
 
 
-def _chunks(start: pd.Timestamp, end: pd.Timestamp, size: pd.Timedelta):
-    while start < end:
-        yield start, min(start + size, end)
-        start += size
+# The backfill lives in its own module; its flows stay importable from here, as before.
+from .backfill import backfill as backfill  # noqa: E402
+from .backfill import backfill_chunk as backfill_chunk  # noqa: E402

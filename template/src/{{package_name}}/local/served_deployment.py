@@ -48,8 +48,8 @@ def backfill_chunk_deployment() -> dict:
 
 def serve_backfill_chunks(limit: int | None = None) -> None:
     """Blocks: runs backfill chunks started by a backfill run, each its own (forked) process, `limit` at once."""
-    fork_served_runs(FLOWS_MODULE)
-    from ..flows import backfill_chunk
+    fork_served_runs(FLOWS_MODULE)  # flows imports the backfill module too
+    from ..backfill import backfill_chunk
 
     spec = backfill_chunk_deployment()
     backfill_chunk.serve(
