@@ -22,8 +22,14 @@ import components
 
 PERIOD_S = 300  # CloudWatch's Lambda metrics come per minute; five minutes smooths a single retry
 # (metric, threshold in PERIOD_S, runbook anchor): any error is a message ENTSO-E may send again
-# and again; a throttle is a message refused at the door (reserved concurrency or the account's).
-ALARMS = (("Errors", 1, "front-door-errors"), ("Throttles", 1, "front-door-errors"))
+# and again; a throttle is a message refused at the door (reserved concurrency or the account's);
+# a function-URL 4xx is a request refused, among them a push over AWS's 6 MB that AWS answers
+# itself, before the handler (Lambda Developer Guide, "Monitoring Lambda function URLs").
+ALARMS = (
+    ("Errors", 1, "front-door-errors"),
+    ("Throttles", 1, "front-door-errors"),
+    ("Url4xxCount", 1, "front-door-errors"),
+)
 BUDGET_WARNINGS = ((80, "ACTUAL"), (100, "FORECASTED"), (100, "ACTUAL"))  # percent of the month's amount
 
 

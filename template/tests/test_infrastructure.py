@@ -774,7 +774,7 @@ def test_front_door_errors_and_throttles_and_the_budget_mail_the_alert_address_t
     assert publish["Condition"]["StringEquals"]["aws:SourceAccount"] == answers.AWS_ACCOUNT_ID
     (function,) = of_type(mocks, "aws:lambda/function:Function")
     alarms = {a.inputs["metricName"]: a.inputs for a in of_type(mocks, "aws:cloudwatch/metricAlarm:MetricAlarm")}
-    assert set(alarms) == {"Errors", "Throttles"}
+    assert set(alarms) == {"Errors", "Throttles", "Url4xxCount"}
     for alarm in alarms.values():
         assert alarm["namespace"] == "AWS/Lambda" and alarm["dimensions"] == {"FunctionName": function.inputs["name"]}
         assert (alarm["statistic"], alarm["threshold"], alarm["comparisonOperator"]) == (
