@@ -2,8 +2,9 @@
 
 pulumi-aws bridges hashicorp/terraform-provider-aws: each resource type's create, read and
 delete are the provider's resourceXCreate / resourceXRead / resourceXDelete (cited per row as
-file:function, under internal/service/). A create is the create and the read after it; an
-update with no change is a refresh, the read alone; a destroy is the delete (its waiters read).
+file:function, under internal/service/). "create" lists the create's own calls: the create
+phase is those and the read after them; an update with no change is a refresh, the read
+alone; a destroy is the delete (its waiters read).
 Each call names the action, the resource ARN AWS authorizes it on, and the request's condition
 keys, so tests/test_aws_calls.py can evaluate it against the deploy role's policy.
 
@@ -67,7 +68,10 @@ BUDGET = "arn:aws:budgets::{account}:budget/{name}"
 CALLS: dict[str, dict[str, list[Call]]] = {
     # Provider set-up and the program's data source, once per run, in every phase.
     "provider": {
-        phase: [
+        # Made once per run, whatever the phase; the create phase adds the read list to its own.
+        phase: []
+        if phase == "create"
+        else [
             Call("sts:GetCallerIdentity", "*", "internal/conns/config.go: ConfigureProvider (the account id)"),
             describe(
                 "ec2:DescribeAvailabilityZones",
@@ -271,8 +275,6 @@ CALLS: dict[str, dict[str, list[Call]]] = {
         "create": [
             Call("ecr:CreateRepository", REPOSITORY, "ecr/repository.go: resourceRepositoryCreate"),
             Call("ecr:TagResource", REPOSITORY, "ecr/repository.go: resourceRepositoryCreate (tags at create)"),
-            Call("ecr:DescribeRepositories", REPOSITORY, "ecr/repository.go: resourceRepositoryRead"),
-            Call("ecr:ListTagsForResource", REPOSITORY, "ecr/repository.go: resourceRepositoryRead (tags)"),
         ],
         "read": [
             Call("ecr:DescribeRepositories", REPOSITORY, "ecr/repository.go: resourceRepositoryRead"),
@@ -286,7 +288,6 @@ CALLS: dict[str, dict[str, list[Call]]] = {
     "aws:ecr/lifecyclePolicy:LifecyclePolicy": {
         "create": [
             Call("ecr:PutLifecyclePolicy", REPOSITORY, "ecr/lifecycle_policy.go: resourceLifecyclePolicyCreate"),
-            Call("ecr:GetLifecyclePolicy", REPOSITORY, "ecr/lifecycle_policy.go: resourceLifecyclePolicyRead"),
         ],
         "read": [Call("ecr:GetLifecyclePolicy", REPOSITORY, "ecr/lifecycle_policy.go: resourceLifecyclePolicyRead")],
         "delete": [
@@ -316,8 +317,6 @@ CALLS: dict[str, dict[str, list[Call]]] = {
             Call("logs:CreateLogGroup", LOGS, "logs/group.go: resourceGroupCreate"),
             Call("logs:TagResource", LOGS, "logs/group.go: resourceGroupCreate (tags at create)"),
             Call("logs:PutRetentionPolicy", LOGS, "logs/group.go: resourceGroupCreate (retention_in_days)"),
-            Call("logs:DescribeLogGroups", "*", "logs/group.go: resourceGroupRead, findLogGroupByName"),
-            Call("logs:ListTagsForResource", LOGS, "logs/group.go: resourceGroupRead (tags)"),
         ],
         "read": [
             Call("logs:DescribeLogGroups", "*", "logs/group.go: resourceGroupRead, findLogGroupByName"),
@@ -331,9 +330,6 @@ CALLS: dict[str, dict[str, list[Call]]] = {
         "create": [
             Call("ssm:PutParameter", PARAMETER, "ssm/parameter.go: resourceParameterCreate"),
             Call("ssm:AddTagsToResource", PARAMETER, "ssm/parameter.go: resourceParameterCreate (tags at create)"),
-            Call("ssm:GetParameter", PARAMETER, "ssm/parameter.go: resourceParameterRead (WithDecryption)"),
-            Call("ssm:DescribeParameters", "*", "ssm/parameter.go: resourceParameterRead (tier, description)"),
-            Call("ssm:ListTagsForResource", PARAMETER, "ssm/parameter.go: resourceParameterRead (tags)"),
         ],
         "read": [
             Call("ssm:GetParameter", PARAMETER, "ssm/parameter.go: resourceParameterRead (WithDecryption)"),
@@ -353,13 +349,6 @@ CALLS: dict[str, dict[str, list[Call]]] = {
             ),
             Call("lambda:TagResource", FUNCTION, "lambda/function.go: resourceFunctionCreate (tags at create)"),
             Call("lambda:GetFunction", FUNCTION, "lambda/function.go: resourceFunctionCreate, waitFunctionCreated"),
-            Call("lambda:GetFunction", FUNCTION, "lambda/function.go: resourceFunctionRead, findFunction"),
-            Call(
-                "lambda:ListVersionsByFunction",
-                FUNCTION,
-                "lambda/function.go: resourceFunctionRead, findLatestFunctionVersionByName",
-            ),
-            Call("lambda:GetFunctionCodeSigningConfig", FUNCTION, "lambda/function.go: resourceFunctionRead (zip)"),
         ],
         "read": [
             Call("lambda:GetFunction", FUNCTION, "lambda/function.go: resourceFunctionRead, findFunction"),
@@ -380,7 +369,6 @@ CALLS: dict[str, dict[str, list[Call]]] = {
                 FUNCTION,
                 "lambda/function_url.go: resourceFunctionURLCreate (AuthType NONE: FunctionURLAllowPublicAccess)",
             ),
-            Call("lambda:GetFunctionUrlConfig", FUNCTION, "lambda/function_url.go: resourceFunctionURLRead"),
         ],
         "read": [Call("lambda:GetFunctionUrlConfig", FUNCTION, "lambda/function_url.go: resourceFunctionURLRead")],
         "delete": [
@@ -390,7 +378,6 @@ CALLS: dict[str, dict[str, list[Call]]] = {
     "aws:lambda/permission:Permission": {
         "create": [
             Call("lambda:AddPermission", FUNCTION, "lambda/permission.go: resourcePermissionCreate"),
-            Call("lambda:GetPolicy", FUNCTION, "lambda/permission.go: resourcePermissionRead, findPolicyStatementByID"),
         ],
         "read": [
             Call("lambda:GetPolicy", FUNCTION, "lambda/permission.go: resourcePermissionRead, findPolicyStatementByID")
@@ -404,8 +391,6 @@ CALLS: dict[str, dict[str, list[Call]]] = {
         "create": [
             Call("sns:CreateTopic", TOPIC, "sns/topic.go: resourceTopicCreate"),
             Call("sns:TagResource", TOPIC, "sns/topic.go: resourceTopicCreate (tags at create)"),
-            Call("sns:GetTopicAttributes", TOPIC, "sns/topic.go: resourceTopicRead, findTopicAttributesByARN"),
-            Call("sns:ListTagsForResource", TOPIC, "sns/topic.go: resourceTopicRead (tags)"),
         ],
         "read": [
             Call("sns:GetTopicAttributes", TOPIC, "sns/topic.go: resourceTopicRead, findTopicAttributesByARN"),
@@ -419,7 +404,6 @@ CALLS: dict[str, dict[str, list[Call]]] = {
     "aws:sns/topicPolicy:TopicPolicy": {
         "create": [
             Call("sns:SetTopicAttributes", TOPIC, "sns/topic_policy.go: resourceTopicPolicyUpsert (Policy)"),
-            Call("sns:GetTopicAttributes", TOPIC, "sns/topic_policy.go: resourceTopicPolicyRead"),
         ],
         "read": [Call("sns:GetTopicAttributes", TOPIC, "sns/topic_policy.go: resourceTopicPolicyRead")],
         "delete": [
@@ -430,12 +414,6 @@ CALLS: dict[str, dict[str, list[Call]]] = {
     "aws:sns/topicSubscription:TopicSubscription": {
         "create": [
             Call("sns:Subscribe", TOPIC, "sns/topic_subscription.go: resourceTopicSubscriptionCreate"),
-            Call(
-                "sns:GetSubscriptionAttributes",
-                "*",
-                "sns/topic_subscription.go: resourceTopicSubscriptionRead",
-                IN_REGION,
-            ),
         ],
         "read": [
             Call(
@@ -453,8 +431,6 @@ CALLS: dict[str, dict[str, list[Call]]] = {
         "create": [
             Call("cloudwatch:PutMetricAlarm", ALARM, "cloudwatch/metric_alarm.go: resourceMetricAlarmCreate"),
             Call("cloudwatch:TagResource", ALARM, "cloudwatch/metric_alarm.go: resourceMetricAlarmCreate (tags)"),
-            Call("cloudwatch:DescribeAlarms", ALARM, "cloudwatch/metric_alarm.go: resourceMetricAlarmRead"),
-            Call("cloudwatch:ListTagsForResource", ALARM, "cloudwatch/metric_alarm.go: resourceMetricAlarmRead (tags)"),
         ],
         "read": [
             Call("cloudwatch:DescribeAlarms", ALARM, "cloudwatch/metric_alarm.go: resourceMetricAlarmRead"),
@@ -471,11 +447,6 @@ CALLS: dict[str, dict[str, list[Call]]] = {
         "create": [
             Call("budgets:ModifyBudget", BUDGET, "budgets/budget.go: resourceBudgetCreate (CreateBudget)"),
             Call("budgets:TagResource", BUDGET, "budgets/budget.go: resourceBudgetCreate (tags at create)"),
-            Call("budgets:ViewBudget", BUDGET, "budgets/budget.go: resourceBudgetRead (DescribeBudget)"),
-            Call(
-                "budgets:ViewBudget", BUDGET, "budgets/budget.go: resourceBudgetRead (DescribeNotificationsForBudget)"
-            ),
-            Call("budgets:ListTagsForResource", BUDGET, "budgets/budget.go: resourceBudgetRead (tags)"),
         ],
         "read": [
             Call("budgets:ViewBudget", BUDGET, "budgets/budget.go: resourceBudgetRead (DescribeBudget)"),
@@ -503,4 +474,6 @@ def calls(resource_type: str, phase: str, region: str, account: str, project: st
     if resource_type not in CALLS:
         raise KeyError(f"{resource_type}: add its calls to tests/aws_calls.py from the AWS provider's source")
     names = {"region": region, "account": account, "project": project, "name": name, "id": "0123456789abcdef0"}
-    return [c.filled(**names) for c in CALLS[resource_type][phase]]
+    listed = CALLS[resource_type]
+    made = listed["create"] + listed["read"] if phase == "create" else listed[phase]
+    return [c.filled(**names) for c in made]
