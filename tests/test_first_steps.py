@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from test_docs_commands import problems
+
 from conftest import ROOT
 
 BIN = Path(sys.executable).parent
@@ -58,6 +60,7 @@ def test_the_readme_steps_render_commit_and_update(tmp_path):
     readme = (project / "README.md").read_text()
     assert "git init -b main && git add -A && git commit" in readme
     assert "latest template release" not in readme and "--vcs-ref" in readme
+    assert problems(readme) == [], "the rendered README names a command that does not exist"
     # The package the README runs is the one rendered.
     (demo,) = [line for line in lines if " demo" in line]
     package = demo.split("python -m ")[1].split()[0]
