@@ -25,6 +25,7 @@ ANSWER_INDEPENDENT = [
     "tests/test_iam_behaviour.py",
     "tests/test_tables_rule.py",
     "tests/test_query.py",
+    "tests/test_redeploy_keeps_tables.py",
 ]
 # The primary example's suite runs as two outer tests, this part and the rest, in parallel.
 EVENT_PATH = ["tests/test_event_path.py", "tests/test_benchmark_event_path.py"]
