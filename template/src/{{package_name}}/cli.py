@@ -95,7 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "tables":
         from .query import describe
 
-        for table, columns in sorted(describe().items()):
+        described = describe()
+        if not described:
+            print("no tables yet: the demo, or the first message the pipeline processes, makes them")
+        for table, columns in sorted(described.items()):
             print(table)
             for column in columns:
                 print(f"  {column.name:<20} {column.type:<14} {'required' if column.required else '':<9} {column.doc}")
