@@ -17,6 +17,7 @@ import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.events import emit_event
 from prefect.runtime import flow_run
 
 from . import defaults, ledger, newsletter_budget, quarantine
@@ -138,7 +139,8 @@ def process_message(event_msg: str, replay: bool = False, only_if_changed: bool 
     settings = Settings()
     feed = FEEDS[settings.feed]
     lake = open_lake(settings)
-    raw = message_bytes(event_msg, lake)
+    inbox_key = landed_key(event_msg, lake)
+    raw = lake.get(inbox_key) if inbox_key else event_msg.encode("utf-8")  # read_document names what is wrong
     parts = _documents_in(raw)
     if len(parts) > 1:
         logger.info("The message holds %d documents: processing each", len(parts))
@@ -154,19 +156,80 @@ def process_message(event_msg: str, replay: bool = False, only_if_changed: bool 
         area.name,
         len(document.frame),
     )
+    attempt = quarantine.begin_attempt(lake, feed.name, document)
+    if attempt["attempts"] > quarantine.MAX_ATTEMPTS and not replay:  # earlier runs died: nothing recorded why
+        last = attempt["errors"][-1] if attempt["errors"] else "each run stopped before it could say why"
+        reason = f"{attempt['attempts'] - 1} attempts failed (last: {last})"
+        raise MessageQuarantined(_quarantine(lake, feed, document, inbox_key, reason))
+    try:
+        summary, settled = _deliver_once(lake, feed, area, document, raw, settings, replay, only_if_changed)
+    except Exception as error:
+        failed = quarantine.attempt_failed(lake, feed.name, document, f"{type(error).__name__}: {error}")
+        if isinstance(error, DataCheckError) or failed["attempts"] >= quarantine.MAX_ATTEMPTS:
+            _quarantine(lake, feed, document, inbox_key, f"attempt {failed['attempts']} failed: {error}")
+        raise
+    quarantine.attempts_done(lake, feed.name, document)
+    if settled:
+        _mark_swept(lake, inbox_key, summary.skipped or "sent")
+    return summary
+
+
+class MessageQuarantined(RuntimeError):
+    """The message failed too often: it waits for a person (its alert says why), then `replay`."""
+
+
+def _quarantine(lake: Lake, feed: Feed, document: Document, key: str | None, reason: str) -> str:
+    """Records the quarantine, tells the sweeps to leave the message, and raises the alert's event."""
+    said = (
+        f"{document.mrid} revision {document.revision} is quarantined: {reason}. The sweeps leave it alone; "
+        f"fix the cause, then `python -m {__package__} replay {key or '<its inbox key>'}`"
+    )
+    quarantine.record(lake, feed.name, document, key or "", said)
+    _mark_swept(lake, key, f"quarantined: {reason}")
+    emit_event(
+        event=f"{defaults.PROJECT_SLUG}.{quarantine.QUARANTINED}",
+        resource={
+            "prefect.resource.id": f"{defaults.PROJECT_SLUG}.message.{document_name(document.mrid, document.revision)}",
+            "prefect.resource.name": key or document.mrid,
+        },
+        payload={"mrid": document.mrid, "revision": document.revision, "key": key, "reason": said},
+    )
+    get_run_logger().error(said)
+    return said
+
+
+def _mark_swept(lake: Lake, key: str | None, outcome: str) -> None:
+    """Beside a landed message, says that nothing is left to do for it, so the sweeps list it once."""
+    if key and key.startswith(f"{INBOX}/") and key.endswith(".xml"):
+        lake.put(key.removesuffix(".xml") + DONE, outcome.encode("utf-8"))
+
+
+def _deliver_once(
+    lake: Lake,
+    feed: Feed,
+    area,
+    document: Document,
+    raw: bytes,
+    settings: Settings,
+    replay: bool,
+    only_if_changed: bool,
+) -> tuple[RunSummary, bool]:
+    """Land, then claim, send and mark under the ledger; True with the summary when the revision
+    is settled (sent now or before), False when another run holds it (it settles it)."""
+    logger = get_run_logger()
     tables = feed_tables(settings, feed)
     keys, written = land(lake, feed, document, raw, document.frame, tables[0], _configured_area(settings).code)
     if only_if_changed and not written.changed:
         reason = f"{document.mrid} changed no value in {written.table}: its period was announced before"
         logger.info("Nothing to send: %s", reason)
-        return RunSummary(skipped=reason)
+        return RunSummary(skipped=reason), True
     run_id = str(flow_run.get_id() or "local")
     decision = ledger.claim(lake, feed.name, document, run_id, force=replay)
     if decision.unresolved:
         raise ledger.DeliveryUnresolved(decision.reason)  # fails the run, so the failure alert names it
     if decision.claim is None:
         logger.info("Nothing to do: %s", decision.reason)
-        return RunSummary(skipped=decision.reason)
+        return RunSummary(skipped=decision.reason), not decision.reason.startswith("in progress")
     claim = decision.claim
 
     def deliver(newsletter: Newsletter) -> list[str]:
@@ -180,7 +243,7 @@ def process_message(event_msg: str, replay: bool = False, only_if_changed: bool 
             summary = _process(feed, area, document, keys, tables, lake, settings, deliver)
     except ledger.LostClaim as lost:
         logger.info("Nothing sent: %s", lost)
-        return RunSummary(skipped=str(lost))
+        return RunSummary(skipped=str(lost)), False
     except BaseException as error:
         ledger.release(lake, claim, nothing_sent=nothing_sent(error))  # a possible send stays `sending`
         raise
@@ -189,21 +252,20 @@ def process_message(event_msg: str, replay: bool = False, only_if_changed: bool 
     create_markdown_artifact(
         key=f"{feed.name.replace('_', '-')}-newsletter", markdown=summary.markdown, description=summary.subject
     )
-    return summary
+    return summary, True
 
 
-def message_bytes(event_msg: str, lake: Lake) -> bytes:
-    """The raw message an `event_msg` stands for: the event's lake key, a lake key, or the XML itself."""
+def landed_key(event_msg: str, lake: Lake) -> str | None:
+    """The lake key an `event_msg` names (the front door's event, or a key), or None: it is the XML itself."""
     text = event_msg.strip()
     if text.startswith("{"):
         try:
-            key = json.loads(text)["key"]
+            return str(json.loads(text)["key"])
         except (ValueError, KeyError, TypeError):
             raise ValueError(f"event_msg is JSON but not a front-door event with a lake key: {text[:200]!r}") from None
-        return lake.get(key)
     if text and not text.startswith("<") and len(text) < 1024 and lake.exists(text):
-        return lake.get(text)
-    return event_msg.encode("utf-8")  # the message itself: read_document names what is wrong
+        return text
+    return None
 
 
 def _documents_in(raw: bytes) -> list[str]:
@@ -318,13 +380,14 @@ def _spread(counts: dict[str, int]) -> str:
 def poll_latest(hours: int = 24) -> RunSummary | None:
     """Scheduled fallback: first the landed messages whose event never arrived, then the API.
 
-    The sweep processes every inbox message the ledger has not seen sent; the API poll
+    The sweep processes every inbox message with nothing recorded beside it; the API poll
     fetches the last `hours` and lands it, and mails it only if it changed a value in the
-    tables: the API answers with its own mRID what a push may have announced already.
+    tables: the API answers with its own mRID what a push may have announced already. A
+    message that failed fails this run at the end, by name, after the API poll has run.
     """
     settings = Settings()
     feed = FEEDS[settings.feed]
-    sweep_inbox(open_lake(settings), feed)
+    swept = sweep_inbox(open_lake(settings), feed)
     area = _configured_area(settings)
     client = make_client(settings, load_api_key(settings))
     end = pd.Timestamp(datetime.now(UTC)).floor("h")
@@ -332,37 +395,118 @@ def poll_latest(hours: int = 24) -> RunSummary | None:
     fetched = fetch_from_api(
         lambda: feed.query(client, area.code, start, end), settings, f"latest {feed.title.lower()}"
     )
+    summary = None
     if fetched is None:
         get_run_logger().warning("ENTSO-E has published nothing for %s since %s", area.name, start)
-        return None
-    return process_message(fetched.raw.decode("utf-8"), only_if_changed=True)
+    else:
+        summary = process_message(fetched.raw.decode("utf-8"), only_if_changed=True)
+    swept.raise_failures()
+    return summary
 
 
-def sweep_inbox(lake: Lake, feed: Feed) -> list[str]:
-    """Processes the landed messages of this feed that the ledger has not seen sent; returns their keys.
+SWEEP_EVERY_S = 600  # prefect.yaml's sweep-inbox interval (a test keeps them equal)
+SWEEP_MIN_AGE_S = 300  # younger messages are the push path's: their run may not have started yet
+BEHIND_AFTER_S = 1800  # an unprocessed message older than this raises the inbox-behind alert
+INBOX_BEHIND = "inbox.behind"  # the event's name after the project slug (automations.yaml)
+DONE = ".done"  # beside a landed `<name>.xml`: `<name>.done` says nothing is left to do for it
 
-    A message that fails is logged and left for the next sweep; the others still run.
+
+@flow(name="sweep-inbox", log_prints=True, timeout_seconds=15 * 60)
+def sweep_inbox_flow(min_age_s: float = SWEEP_MIN_AGE_S, retry_after_s: float = SWEEP_EVERY_S) -> list[str]:
+    """Every few minutes: the landed messages whose event was lost, processed within one interval.
+
+    One listing when there is nothing to do. A message that fails is tried again after a
+    doubling wait (`retry_after_s`, then twice that...) until it is quarantined; the run fails
+    at the end naming each failed message, after processing the others.
+    """
+    settings = Settings()
+    swept = sweep_inbox(open_lake(settings), FEEDS[settings.feed], min_age_s, retry_after_s)
+    swept.raise_failures()
+    return swept.processed
+
+
+@dataclass
+class Swept:
+    """What one sweep did: the messages it processed, those that failed (key -> reason), and the
+    age of the oldest message still waiting (0 when none)."""
+
+    processed: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    oldest_waiting_s: float = 0.0
+    oldest_waiting: str | None = None
+
+    def still_waiting(self, key: str, age_s: float) -> None:
+        if age_s > self.oldest_waiting_s:
+            self.oldest_waiting_s, self.oldest_waiting = age_s, key
+
+    def raise_failures(self) -> None:
+        if self.failed:
+            raise SweepFailed(
+                f"{len(self.failed)} landed message(s) failed, the others were processed: "
+                + "; ".join(f"{key}: {reason}" for key, reason in self.failed.items())
+            )
+
+
+class SweepFailed(RuntimeError):
+    """Landed messages failed inside a sweep: their keys and reasons, so the run's alert names them."""
+
+
+def sweep_inbox(
+    lake: Lake, feed: Feed, min_age_s: float = 0.0, retry_after_s: float = 0.0, now: float | None = None
+) -> Swept:
+    """Processes the landed messages of this feed with nothing recorded beside them (DONE).
+
+    One listing finds them: the inbox, with each key's time. Only when some are older than
+    `min_age_s` does the sweep read the ledger and the quarantine (messages processed before
+    the DONE markers existed, or by a run that died after sending). A message that failed
+    waits `retry_after_s * 2 ** (attempts - 1)` before the next try. The processing runs
+    under the ledger, so a push run at the same moment and the sweep send one newsletter.
     """
     logger = get_run_logger()
+    now = time.time() if now is None else now
+    listed = lake.list_modified(f"{INBOX}/type={feed.document_type}/")
+    waiting = {
+        key: now - at
+        for key, at in listed.items()
+        if key.endswith(".xml") and key.removesuffix(".xml") + DONE not in listed and now - at >= min_age_s
+    }
+    swept = Swept()
+    if not waiting:
+        return swept
     sent = ledger.sent_revisions(lake, feed.name)
     held = quarantine.quarantined(lake, feed.name)
-    pending = []
-    for key in lake.list(f"{INBOX}/type={feed.document_type}/"):
+    failing = quarantine.failing(lake, feed.name)
+    for key, age in sorted(waiting.items(), key=lambda item: -item[1]):
         area, name = key.split("/")[-2].removeprefix("area="), key.rsplit("/", 1)[1]
         mrid, revision = _inbox_name(name)
-        if mrid is None or any(r >= revision for r in sent.get((area, mrid), ())):
+        if mrid is None:
+            continue
+        if any(r >= revision for r in sent.get((area, mrid), ())):
+            _mark_swept(lake, key, f"revision {max(sent[(area, mrid)])} was sent")
             continue
         if (area, mrid, revision) in held:
-            logger.warning("Landed message %s is quarantined (it failed its data checks): replay it once fixed", key)
+            _mark_swept(lake, key, "quarantined")
             continue
-        pending.append(key)
-    for key in pending:
+        tried = failing.get((area, mrid, revision))
+        if tried and now - tried.get("last", 0) < retry_after_s * 2 ** (tried["attempts"] - 1):
+            swept.still_waiting(key, age)
+            continue
+        swept.processed.append(key)
         try:
             process_message(json.dumps({"key": key}))
         except Exception as exc:
-            logger.error("Landed message %s failed again: %s", key, exc)
-    logger.info("Swept the inbox: %d landed message(s) not yet sent", len(pending))
-    return pending
+            logger.error("Landed message %s failed: %s", key, exc)
+            swept.failed[key] = f"{type(exc).__name__}: {exc}"
+            swept.still_waiting(key, age)
+    logger.info("Swept the inbox: %d landed message(s) processed, %d failed", len(swept.processed), len(swept.failed))
+    if swept.oldest_waiting_s > BEHIND_AFTER_S:
+        oldest = swept.oldest_waiting or ""
+        emit_event(
+            event=f"{defaults.PROJECT_SLUG}.{INBOX_BEHIND}",
+            resource={"prefect.resource.id": f"{defaults.PROJECT_SLUG}.inbox", "prefect.resource.name": oldest},
+            payload={"oldest_key": oldest, "oldest_age_s": round(swept.oldest_waiting_s), "failed": len(swept.failed)},
+        )
+    return swept
 
 
 def _inbox_name(name: str) -> tuple[str | None, int]:

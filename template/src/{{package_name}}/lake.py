@@ -30,6 +30,7 @@ class Lake(Protocol):
     def get(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
     def list(self, prefix: str) -> list[str]: ...
+    def list_modified(self, prefix: str) -> dict[str, float]: ...
     def delete(self, key: str) -> None: ...
     def describe(self, key: str) -> str: ...
 
@@ -94,6 +95,13 @@ class LocalLake:
         if not folder.is_dir():
             return []
         return sorted(str(p.relative_to(self.root)) for p in folder.rglob("*") if p.is_file())
+
+    def list_modified(self, prefix: str) -> dict[str, float]:
+        """Each key under `prefix` with the time it was last written (epoch seconds), in one listing."""
+        folder = self.root / prefix
+        if not folder.is_dir():
+            return {}
+        return {str(p.relative_to(self.root)): p.stat().st_mtime for p in folder.rglob("*") if p.is_file()}
 
     def delete(self, key: str) -> None:
         (self.root / key).unlink(missing_ok=True)
@@ -179,6 +187,17 @@ class S3Lake:
         for page in pages:
             keys += [item["Key"][len(self.folder) :] for item in page.get("Contents", [])]
         return sorted(keys)
+
+    def list_modified(self, prefix: str) -> dict[str, float]:
+        """Each key under `prefix` with its LastModified (epoch seconds): ListObjectsV2 gives both."""
+        found = {}
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket.bucket_name, Prefix=self.folder + prefix
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                found[item["Key"][len(self.folder) :]] = item["LastModified"].timestamp()
+        return found
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket.bucket_name, Key=self.folder + key)

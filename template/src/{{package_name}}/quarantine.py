@@ -1,25 +1,82 @@
-"""Documents that failed their data checks: recorded in the lake, skipped by the sweep.
+"""Poison messages: recorded in the lake, skipped by the sweeps, named in one alert.
 
-A document that breaks a data check would fail again on every redelivery and every daily
-sweep, alerting each time. Its raw bytes are already landed; the quarantine records why it
-was refused (`quarantine/feed=<feed>/area=<EIC>/<mRID>_r<revision>.json`), the sweep leaves it
-alone, and the run that refused it fails once, so its alert names the document and the rule.
-`replay` still processes it; a document that then passes leaves the quarantine.
+A message that fails every time (a data check it breaks, a bug it triggers, a run it kills)
+would fail again on every redelivery and every sweep, alerting each time. Its raw bytes are
+already landed. Each attempt at a document is counted before it starts
+(`attempts/feed=<feed>/area=<EIC>/<mRID>_r<revision>.json`, a compare-and-swap counter, so a
+run killed mid-way counts too) and the count is dropped when a run ends without failing. A
+document that breaks a data check, or whose attempts reach MAX_ATTEMPTS, is quarantined: the
+record (`quarantine/feed=<feed>/area=<EIC>/<mRID>_r<revision>.json`) says why, the sweeps
+leave it alone, and the run that quarantines it emits QUARANTINED (automations.yaml mails
+the document and the reason) and fails. `replay` still processes it; a document that then
+passes leaves the quarantine.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 
 from .documents import Document
 from .lake import Lake, safe_name
 
 PREFIX = "quarantine"
+ATTEMPTS = "attempts"
+MAX_ATTEMPTS = 4  # failed attempts (push, redeliveries, sweeps) before a message is quarantined
+QUARANTINED = "message.quarantined"  # the event's name after the project slug (automations.yaml)
 
 
-def _key(feed: str, area: str, mrid: str, revision: int) -> str:
-    return f"{PREFIX}/feed={feed}/area={area}/{safe_name(mrid)}_r{revision}.json"
+def _key(feed: str, area: str, mrid: str, revision: int, prefix: str = PREFIX) -> str:
+    return f"{prefix}/feed={feed}/area={area}/{safe_name(mrid)}_r{revision}.json"
+
+
+def begin_attempt(lake: Lake, feed: str, document: Document) -> dict:
+    """Counts one more attempt at the document before it starts; returns the record (`attempts`,
+    `errors`: the reasons earlier attempts failed, `last`: when the latest one started or failed)."""
+    return _change(lake, _attempts_key(feed, document), lambda record: {**record, "attempts": record["attempts"] + 1})
+
+
+def attempt_failed(lake: Lake, feed: str, document: Document, reason: str) -> dict:
+    """Adds the failure's reason to the attempts record; returns the record."""
+    return _change(
+        lake,
+        _attempts_key(feed, document),
+        lambda record: {**record, "errors": [*record["errors"], reason][-MAX_ATTEMPTS:]},
+    )
+
+
+def _attempts_key(feed: str, document: Document) -> str:
+    return _key(feed, document.area, document.mrid, document.revision, ATTEMPTS)
+
+
+def _change(lake: Lake, key: str, change: Callable[[dict], dict]) -> dict:
+    """One compare-and-swap on an attempts record (S3 conditional writes, as the ledger's)."""
+    while True:
+        found = lake.read(key)
+        before = json.loads(found[0]) if found else {"attempts": 0, "errors": []}
+        record = {**change(before), "last": time.time()}
+        data = json.dumps(record).encode()
+        if lake.put_if_match(key, data, found[1]) if found else lake.put_if_absent(key, data):
+            return record
+        # Another run changed the record between our read and our write: apply ours on top of theirs.
+
+
+def attempts_done(lake: Lake, feed: str, document: Document) -> None:
+    """A run ended without failing (sent, or nothing to send): the count starts again."""
+    lake.delete(_attempts_key(feed, document))
+
+
+def failing(lake: Lake, feed: str) -> dict[tuple[str, str, int], dict]:
+    """The attempts records of the feed by (area EIC, mRID as a file name, revision): one listing."""
+    found = {}
+    for key in lake.list(f"{ATTEMPTS}/feed={feed}/"):
+        area, name = key.split("/")[-2].removeprefix("area="), key.rsplit("/", 1)[1].removesuffix(".json")
+        mrid, _, revision = name.rpartition("_r")
+        data = lake.read(key)
+        if revision.isdigit() and data is not None:
+            found[(area, mrid, int(revision))] = json.loads(data[0])
+    return found
 
 
 def record(lake: Lake, feed: str, document: Document, raw_key: str, reason: str) -> str:
