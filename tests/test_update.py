@@ -48,7 +48,7 @@ def user_edits(project: Path, package: str) -> None:
     readme = project / "README.md"
     readme.write_text(readme.read_text() + "\n## Our team\n\nOn call: the data platform team.\n")
     prefect_yaml = project / "prefect.yaml"
-    prefect_yaml.write_text(prefect_yaml.read_text().replace("chunk_days: 7", "chunk_days: 14"))
+    prefect_yaml.write_text(prefect_yaml.read_text().replace("max_concurrency: 4", "max_concurrency: 2"))
     components = project / "infrastructure" / "components.py"
     components.write_text(components.read_text().replace("LOG_RETENTION_DAYS = 30", "LOG_RETENTION_DAYS = 90"))
     layout = project / "src" / package / "templates" / "newsletter.html.j2"
@@ -182,7 +182,7 @@ def test_update_keeps_user_edits_and_brings_template_fixes(releases, tmp_path):
     # User edits survive ...
     assert "# Our team's note" in everything[f"src/{package}/flows.py"]
     assert "## Our team" in everything["README.md"]
-    assert "chunk_days: 14" in everything["prefect.yaml"]
+    assert "max_concurrency: 2" in everything["prefect.yaml"]
     assert "LOG_RETENTION_DAYS = 90" in everything["infrastructure/components.py"]
     assert "#c05621" in everything[f"src/{package}/templates/newsletter.html.j2"]
     assert "benchmarks/event_path.py" not in everything, "a file the user deleted stays deleted"
