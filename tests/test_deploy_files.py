@@ -241,3 +241,16 @@ def test_template_update_pushes_with_a_token_that_may_change_workflows_or_names_
     assert token.returncode == 0 and chosen == "app=false\n"
     app, chosen = first_step(HAS_APP_ID=True, HAS_APP_KEY=True, HAS_TOKEN=True)
     assert app.returncode == 0 and chosen == "app=true\n"
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_deploy_and_destroy_steps_fail_on_a_failed_command_inside_a_pipe(rendered, example):
+    """With no `shell`, GitHub's runner runs a step as `bash -e {0}` (GitHub docs, workflow syntax,
+    jobs.<job_id>.steps[*].shell): `aws ecr get-login-password | docker login` would go on
+    after a failed `aws`. `shell: bash` is `bash --noprofile --norc -eo pipefail {0}`."""
+    for name in ("deploy.yml", "destroy.yml"):
+        workflow = yaml.safe_load((rendered(example) / ".github" / "workflows" / name).read_text())
+        (job,) = workflow["jobs"].values()
+        shells = {step.get("shell") for step in job["steps"] if "run" in step} - {None}
+        assert workflow["defaults"]["run"]["shell"] == "bash" and not shells, name
+        assert "defaults" not in job, name
