@@ -99,7 +99,7 @@ class Breaker:
 
 @dataclass
 class Outcome:
-    done: dict[Chunk, str] = field(default_factory=dict)  # chunk -> "landed", "no data", "already landed"
+    done: dict[Chunk, str] = field(default_factory=dict)  # chunk -> "landed", "no data", "already landed", ...
     failed: dict[Chunk, str] = field(default_factory=dict)  # chunk -> why
     not_started: list[Chunk] = field(default_factory=list)
     polls: int = 0
@@ -198,7 +198,8 @@ def landed_already(table: VersionedTable, chunk: Chunk, feed: Feed) -> bool:
         selected_fields=("series_start", "series_end"),
     ).to_pandas()
     cursor = start
-    for span_start, span_end in found.drop_duplicates().sort_values("series_start").itertuples(index=False):
+    spans = found.dropna().drop_duplicates().sort_values("series_start")  # rows of schema 1 have no span
+    for span_start, span_end in spans.itertuples(index=False):
         if span_start > cursor:
             break
         cursor = max(cursor, span_end)
@@ -272,11 +273,10 @@ def backfill(
         else:
             todo.append(chunk)
     logger.info("%d chunks of %s, %d already landed", len(chunks), the_feed.name, len(chunks) - len(todo))
-    deployment_id = _chunk_deployment_id() if fan_out is not False and todo else None
-    if fan_out and deployment_id is None:
+    worth_it = fan_out if fan_out is not None else len(todo) > FAN_OUT_ABOVE
+    deployment_id = _chunk_deployment_id() if worth_it and todo else None
+    if fan_out and todo and deployment_id is None:
         raise ValueError(f"fan_out=True needs the deployment {CHUNK_DEPLOYMENT!r} on the Prefect server")
-    if fan_out is None and len(todo) <= FAN_OUT_ABOVE:
-        deployment_id = None
     last_start = began + BACKFILL_TIMEOUT_S - CHUNK_TIMEOUT_S  # a chunk started later could outlive the parent
     breaker = Breaker(max_failures_in_a_row)
     attempts = Attempts(deque(todo), chunk_retries, breaker, outcome)
@@ -372,7 +372,7 @@ def _fan_out(deployment_id, attempts: Attempts, feed: Feed, max_concurrency: int
                 chunk = running.pop(run.id)
                 if state.is_completed():
                     landed_one = True
-                    attempts.succeeded(chunk, "landed")
+                    attempts.succeeded(chunk, "done in a chunk run")  # landed, or no data: the run's log says
                 else:
                     cause = f"chunk run {run.name} ended {state.name}: {state.message}"
                     logger.warning("Chunk %s: %s", chunk, cause)
