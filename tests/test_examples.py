@@ -26,6 +26,10 @@ ANSWER_INDEPENDENT = [
     "tests/test_tables_rule.py",
     "tests/test_query.py",
     "tests/test_redeploy_keeps_tables.py",
+    # Deploy and Destroy step by step: about 5 minutes on 2 idle cores. The steps are the same
+    # for every answer; what the answers change (names, ARNs, region) is checked per example by
+    # test_aws_calls.py and test_infrastructure.py.
+    "tests/test_workflow_rehearsal.py",
 ]
 # The primary example's suite runs as two outer tests, this part and the rest, in parallel.
 EVENT_PATH = ["tests/test_event_path.py", "tests/test_benchmark_event_path.py"]
