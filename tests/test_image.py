@@ -142,7 +142,7 @@ def test_image_runs_as_uid_10001_without_local_stand_ins_or_secrets(image, capsy
         docker("rm", container)
     installed = f"opt/prefect/app/.venv/lib/python3.11/site-packages/{image.package}/"
     assert f"{installed}flows.py" in names and f"opt/prefect/app/src/{image.package}/flows.py" in names
-    assert not [n for n in names if f"{image.package}/local" in n], "local/ stand-ins are in the image"
+    assert not [n for n in names if f"{image.package}/local/" in n], "local/ stand-ins are in the image"
     site = "opt/prefect/app/.venv/lib/python3.11/site-packages/"
     for tooling in ("pytest", "moto", "pulumi", "prefect_docker", "aiosmtpd"):  # dev, infra, deploy groups
         assert f"{site}{tooling}/__init__.py" not in names, f"{tooling} is in the image"

@@ -49,6 +49,7 @@ from pyiceberg.exceptions import (
     NamespaceAlreadyExistsError,
     NoSuchNamespaceError,
     TableAlreadyExistsError,
+    ValidationException,
 )
 from pyiceberg.expressions import (
     AlwaysTrue,
@@ -605,7 +606,10 @@ def write_document(table: VersionedTable, document: Document, table_rows: pa.Tab
         written = replace(written, skipped=reason)
     for each in (table.latest, table.versions):
         if windows:
-            compact(each, where=windows[-1].months(), min_files=COMPACT_AT_FILES)
+            try:
+                compact(each, where=windows[-1].months(), min_files=COMPACT_AT_FILES)
+            except TableWriteError as busy:  # the rows are committed; the weekly upkeep compacts
+                warnings.warn(f"{busy}: left for the weekly maintenance", stacklevel=2)
         trim_snapshots(each)
     return written
 
@@ -703,12 +707,17 @@ def compact(table: Table, where: BooleanExpression | None = None, min_files: int
                 return
             data = ArrowScan(table.metadata, table.io, table.schema(), AlwaysTrue()).to_table(tasks)
             data = data.sort_by([("interval_start", "ascending")])
-            with table.transaction() as transaction:
-                with transaction.update_snapshot().overwrite() as rewrite_files:
-                    for task in tasks:
-                        rewrite_files.delete_data_file(task.file)
-                    for data_file in _dataframe_to_data_files(transaction.table_metadata, data, table.io):
-                        rewrite_files.append_data_file(data_file)
+            try:
+                with table.transaction() as transaction:
+                    with transaction.update_snapshot().overwrite() as rewrite_files:
+                        for task in tasks:
+                            rewrite_files.delete_data_file(task.file)
+                        for data_file in _dataframe_to_data_files(transaction.table_metadata, data, table.io):
+                            rewrite_files.append_data_file(data_file)
+            except ValidationException as gone:
+                # Another writer's compaction removed a file this one read (pyiceberg checks the
+                # deletes against the snapshot it commits on): plan again, like a lost commit.
+                raise CommitFailedException(str(gone)) from gone
 
         _committed(table, rewrite, f"compact {partition} of {'.'.join(table.name())}")
     return len(crowded)
