@@ -157,9 +157,10 @@ def process_message(event_msg: str, replay: bool = False, only_if_changed: bool 
         len(document.frame),
     )
     attempt = quarantine.begin_attempt(lake, feed.name, document)
-    if attempt["attempts"] > quarantine.MAX_ATTEMPTS and not replay:  # earlier runs died: nothing recorded why
+    failed, died = quarantine.attempts_that_went_wrong(attempt)
+    if failed + died >= quarantine.MAX_ATTEMPTS and not replay:  # earlier runs died: nothing recorded why
         last = attempt["errors"][-1] if attempt["errors"] else "each run stopped before it could say why"
-        reason = f"{attempt['attempts'] - 1} attempts failed (last: {last})"
+        reason = f"{failed + died} attempts failed (last: {last})"
         raise MessageQuarantined(_quarantine(lake, feed, document, inbox_key, reason))
     try:
         summary, settled = _deliver_once(lake, feed, area, document, raw, settings, replay, only_if_changed)

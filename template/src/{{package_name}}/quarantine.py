@@ -24,6 +24,7 @@ from .lake import Lake, safe_name
 PREFIX = "quarantine"
 ATTEMPTS = "attempts"
 MAX_ATTEMPTS = 4  # failed attempts (push, redeliveries, sweeps) before a message is quarantined
+IN_FLIGHT_S = 30 * 60  # the push flow's timeout: an attempt older than this that never ended died
 QUARANTINED = "message.quarantined"  # the event's name after the project slug (automations.yaml)
 
 
@@ -31,10 +32,25 @@ def _key(feed: str, area: str, mrid: str, revision: int, prefix: str = PREFIX) -
     return f"{prefix}/feed={feed}/area={area}/{safe_name(mrid)}_r{revision}.json"
 
 
-def begin_attempt(lake: Lake, feed: str, document: Document) -> dict:
+def begin_attempt(lake: Lake, feed: str, document: Document, now: float | None = None) -> dict:
     """Counts one more attempt at the document before it starts; returns the record (`attempts`,
-    `errors`: the reasons earlier attempts failed, `last`: when the latest one started or failed)."""
-    return _change(lake, _attempts_key(feed, document), lambda record: {**record, "attempts": record["attempts"] + 1})
+    `errors`: the reasons earlier attempts failed, `starts`: when the attempts that have not
+    ended began, `last`: when the latest one started or failed)."""
+    started = time.time() if now is None else now
+    return _change(
+        lake,
+        _attempts_key(feed, document),
+        lambda record: {**record, "attempts": record["attempts"] + 1, "starts": [*record.get("starts", []), started]},
+    )
+
+
+def attempts_that_went_wrong(record: dict, now: float | None = None) -> tuple[int, int]:
+    """(failed, died) among the attempts before the latest start: a start without an end older
+    than IN_FLIGHT_S died; younger ones may be running now (the same message delivered several
+    times at once), and are not counted against the message."""
+    now = time.time() if now is None else now
+    earlier = record.get("starts", [])[:-1]
+    return len(record["errors"]), sum(1 for started in earlier if now - started > IN_FLIGHT_S)
 
 
 def attempt_failed(lake: Lake, feed: str, document: Document, reason: str) -> dict:
@@ -42,7 +58,11 @@ def attempt_failed(lake: Lake, feed: str, document: Document, reason: str) -> di
     return _change(
         lake,
         _attempts_key(feed, document),
-        lambda record: {**record, "errors": [*record["errors"], reason][-MAX_ATTEMPTS:]},
+        lambda record: {
+            **record,
+            "errors": [*record["errors"], reason][-MAX_ATTEMPTS:],
+            "starts": record.get("starts", [])[1:],  # one attempt fewer without an end
+        },
     )
 
 
