@@ -127,7 +127,7 @@ def test_rendered_project_passes_its_tests(synced, example, part):
     else:
         selection = [f"--ignore={path}" for path in ANSWER_INDEPENDENT]
     tests = uv(project, "run", "pytest", "-q", "-p", "no:cacheprovider", *selection, timeout=2400)
-    assert tests.returncode == 0, tests.stdout[-5000:] + tests.stderr[-3000:]
+    assert tests.returncode == 0, failures_first(tests.stdout) + tests.stderr[-3000:]
     assert re.search(r"\d+ passed", tests.stdout) and " failed" not in tests.stdout
 
 
@@ -142,3 +142,9 @@ def test_pre_commit_hooks_and_ci_run_the_same_locked_tools(rendered, example):
         assert any(entry.startswith(f"uv run --locked {tool}") for entry in entries), tool
         assert f"uv run --locked {tool}" in ci, tool
     assert not any("ruff" in repo["repo"] for repo in hooks["repos"] if repo["repo"] != "local")
+
+
+def failures_first(output: str) -> str:
+    """Which tests failed, then the end of the output: a long failure report cannot hide the names."""
+    failed = [line for line in output.splitlines() if line.startswith(("FAILED ", "ERROR "))]
+    return "\n".join(failed) + "\n...\n" + output[-5000:]

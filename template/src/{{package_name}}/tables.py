@@ -46,7 +46,6 @@ import pyarrow.fs as pafs
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import (
     CommitFailedException,
-    NamespaceAlreadyExistsError,
     NoSuchNamespaceError,
     TableAlreadyExistsError,
     ValidationException,
@@ -218,8 +217,12 @@ def ensure_table(catalog: Catalog, namespace: str, name: str) -> Table:
     if not catalog.namespace_exists(namespace):  # on AWS the stack made it (glue:GetDatabase only)
         try:
             catalog.create_namespace(namespace)
-        except NamespaceAlreadyExistsError:
-            pass
+        except Exception:
+            # Another writer made it first: NamespaceAlreadyExistsError, or on the local SQL
+            # catalog an IntegrityError when the other insert lands between pyiceberg's own
+            # check and its insert (pyiceberg/catalog/sql.py, SqlCatalog.create_namespace).
+            if not catalog.namespace_exists(namespace):
+                raise
     identifier = f"{namespace}.{name}"
     if catalog.table_exists(identifier):
         return migrate(catalog.load_table(identifier))
@@ -227,7 +230,9 @@ def ensure_table(catalog: Catalog, namespace: str, name: str) -> Table:
         return catalog.create_table(
             identifier, schema=SCHEMA, partition_spec=PARTITION_SPEC, properties=TABLE_PROPERTIES
         )
-    except TableAlreadyExistsError:  # another writer created it first
+    except (TableAlreadyExistsError, CommitFailedException):  # another writer created it first
+        if not catalog.table_exists(identifier):
+            raise
         return catalog.load_table(identifier)
 
 
@@ -260,8 +265,11 @@ def open_tables(catalog: Catalog, namespace: str, name: str) -> VersionedTable:
         ) as create:
             if seed.num_rows:
                 create.append(seed)
-    except TableAlreadyExistsError:
-        pass
+    except (TableAlreadyExistsError, CommitFailedException):
+        # Another writer created it first; pyiceberg reports a create transaction that lost
+        # as CommitFailedException("Table already exists") (its AssertCreate requirement).
+        if not catalog.table_exists(identifier):
+            raise
     return VersionedTable(latest, catalog.load_table(identifier))
 
 
