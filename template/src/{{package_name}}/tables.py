@@ -731,19 +731,37 @@ def compact(table: Table, where: BooleanExpression | None = None, min_files: int
     return len(crowded)
 
 
-def expire_snapshots(table: Table, keep: timedelta) -> int:
-    """Forget snapshots older than `keep` (the current one always stays)."""
-    table.refresh()
-    cutoff = datetime.now(UTC) - keep
-    current = table.current_snapshot()
-    old = [
-        s.snapshot_id
-        for s in table.snapshots()
-        if s.timestamp_ms < cutoff.timestamp() * 1000 and (current is None or s.snapshot_id != current.snapshot_id)
-    ]
-    if old:
+def _forget(table: Table, old: list[int]) -> None:
+    """Expires the snapshots `old`. If another writer expired some first, that is a lost race
+    (CommitFailedException), not an error: pyiceberg applies the removal to the catalog's current
+    metadata and raises ValueError for an id it no longer holds (pyiceberg 0.12,
+    table/update/__init__.py, the RemoveSnapshotsUpdate handler)."""
+    try:
         table.maintenance.expire_snapshots().by_ids(old).commit()
-    return len(old)
+    except ValueError:
+        table.refresh()
+        if set(old) <= {s.snapshot_id for s in table.snapshots()}:
+            raise
+        raise CommitFailedException("another writer expired some of these snapshots first") from None
+
+
+def expire_snapshots(table: Table, keep: timedelta) -> int:
+    """Forget snapshots older than `keep` (the current one always stays); chosen again if a
+    landing's trim got there first."""
+    cutoff = datetime.now(UTC) - keep
+
+    def expire(_attempt: int) -> int:
+        current = table.current_snapshot()
+        old = [
+            s.snapshot_id
+            for s in table.snapshots()
+            if s.timestamp_ms < cutoff.timestamp() * 1000 and (current is None or s.snapshot_id != current.snapshot_id)
+        ]
+        if old:
+            _forget(table, old)
+        return len(old)
+
+    return _committed(table, expire, f"expire the snapshots of {'.'.join(table.name())}")
 
 
 def trim_snapshots(table: Table, keep: int = SNAPSHOTS_KEPT) -> int:
@@ -759,7 +777,7 @@ def trim_snapshots(table: Table, keep: int = SNAPSHOTS_KEPT) -> int:
     current = table.current_snapshot()
     old = [s.snapshot_id for s in snapshots[:-keep] if current is None or s.snapshot_id != current.snapshot_id]
     try:
-        table.maintenance.expire_snapshots().by_ids(old).commit()
+        _forget(table, old)
     except (CommitFailedException, OperationalError, sqlite3.OperationalError):
         return 0
     return len(old)
