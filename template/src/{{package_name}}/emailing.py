@@ -35,7 +35,11 @@ class MaybeSent(Exception):
 
 
 def smtp_credentials(settings: Settings) -> EmailServerCredentials:
-    password = load_block(Secret, settings.smtp_password_block).get() if settings.smtp_password_block else ""
+    password = (
+        load_block(Secret, settings.smtp_password_block, "PIPELINE_SMTP_PASSWORD_BLOCK").get()
+        if settings.smtp_password_block
+        else ""
+    )
     return EmailServerCredentials(
         smtp_server=settings.smtp_host,
         smtp_port=settings.smtp_port,

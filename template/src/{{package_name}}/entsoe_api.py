@@ -57,8 +57,8 @@ class ApiQueryRefused(RuntimeError):
 
 def load_api_key(settings: Settings) -> str:
     try:
-        return load_block(Secret, settings.entsoe_api_key_block).get()
-    except ValueError as exc:
+        return load_block(Secret, settings.entsoe_api_key_block, "PIPELINE_ENTSOE_API_KEY_BLOCK").get()
+    except (LookupError, ValueError) as exc:
         raise ApiKeyRejected(
             f"no ENTSO-E API key: create the Prefect Secret block {settings.entsoe_api_key_block!r} "
             f"holding your security token ({exc})"

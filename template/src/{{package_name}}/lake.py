@@ -114,7 +114,7 @@ class S3Lake:
     def __init__(self, block_name: str):
         from prefect_aws import S3Bucket
 
-        self.bucket = load_block(S3Bucket, block_name)
+        self.bucket = load_block(S3Bucket, block_name, "PIPELINE_LAKE_BLOCK")
         self.client = self.bucket.credentials.get_s3_client()
         folder = self.bucket.bucket_folder.strip("/")
         self.folder = f"{folder}/" if folder else ""

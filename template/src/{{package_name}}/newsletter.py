@@ -26,7 +26,7 @@ CHART_HEIGHT_PX = 120
 SAMPLE_MRID_PREFIX = "SAMPLE-"
 SAMPLE_NOTE = (
     "Sample data: the demo's bundled document of another zone, relabelled to {area}. "
-    "These are not {area}'s real values."
+    "These are not real values for {area}."
 )
 UNITS = {"MAW": "MW", "EUR/MWH": "EUR/MWh", "MWH": "MWh"}
 

@@ -152,7 +152,11 @@ def save_notification_blocks(settings: Settings, webhook_url: str = "") -> list[
     SlackWebhook.block_initialization), and Apprise's `mailto://` plugin speaks SMTP.
     Without a URL an earlier webhook block is deleted: the alerts follow the settings.
     """
-    password = load_block(Secret, settings.smtp_password_block).get() if settings.smtp_password_block else ""
+    password = (
+        load_block(Secret, settings.smtp_password_block, "PIPELINE_SMTP_PASSWORD_BLOCK").get()
+        if settings.smtp_password_block
+        else ""
+    )
     SlackWebhook(url=SecretStr(email_url(settings, password)), notify_type="failure").save(EMAIL_BLOCK, overwrite=True)
     saved = [EMAIL_BLOCK]
     if webhook_url:

@@ -86,14 +86,29 @@ class Settings(BaseSettings):
 BlockType = TypeVar("BlockType", bound="Block")
 
 
-def load_block(block_type: type[BlockType], name: str) -> BlockType:
-    """The Prefect block `name`, loaded from synchronous code.
+def load_block(block_type: type[BlockType], name: str, setting: str = "") -> BlockType:
+    """The Prefect block `name`, loaded from synchronous code; `setting` is the variable that
+    names it, for the error when it is missing.
 
     `Block.load` answers sync and async callers under one name, so its declared type is
     `Block | Coroutine` (prefect/_internal/compatibility/async_dispatch.py: async_dispatch);
-    from sync code it returns the block itself, which this checks.
+    from sync code it returns the block itself, which this checks. A missing block is a
+    ValueError raised from ObjectNotFound (prefect/blocks/core.py, Block._get_block_document).
     """
-    block = block_type.load(name)
+    from prefect.exceptions import ObjectNotFound
+    from prefect.settings import PREFECT_API_URL
+
+    try:
+        block = block_type.load(name)
+    except ValueError as error:
+        if not isinstance(error.__cause__, ObjectNotFound):
+            raise
+        named_by = f" (named by {setting})" if setting else ""
+        raise LookupError(
+            f"the Prefect {block_type.__name__} block {name!r}{named_by} does not exist on the Prefect "
+            f"server at {PREFECT_API_URL.value() or 'the local ephemeral server'}: save it as the README's "
+            '"Deploy" section says, then run again'
+        ) from None
     if not isinstance(block, block_type):
         raise TypeError(f"loading the Prefect block {name!r} gave {type(block).__name__}, not {block_type.__name__}")
     return block
