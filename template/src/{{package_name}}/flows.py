@@ -156,6 +156,12 @@ def process_message(event_msg: str, replay: bool = False, only_if_changed: bool 
         area.name,
         len(document.frame),
     )
+    record = None if replay else quarantine.held(lake, feed.name, document)
+    if record and inbox_key and record["raw"] == inbox_key:  # the same bytes again: alerted once already
+        said = f"{document.mrid} revision {document.revision} is quarantined; `replay {inbox_key}` processes it"
+        logger.warning("Not processed again: %s", said)
+        _mark_swept(lake, inbox_key, "quarantined")
+        return RunSummary(skipped=said)
     attempt = quarantine.begin_attempt(lake, feed.name, document)
     failed, died = quarantine.attempts_that_went_wrong(attempt)
     if failed + died >= quarantine.MAX_ATTEMPTS and not replay:  # earlier runs died: nothing recorded why

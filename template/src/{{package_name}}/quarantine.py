@@ -8,8 +8,9 @@ run killed mid-way counts too) and the count is dropped when a run ends without 
 document that breaks a data check, or whose attempts reach MAX_ATTEMPTS, is quarantined: the
 record (`quarantine/feed=<feed>/area=<EIC>/<mRID>_r<revision>.json`) says why, the sweeps
 leave it alone, and the run that quarantines it emits QUARANTINED (automations.yaml mails
-the document and the reason) and fails. `replay` still processes it; a document that then
-passes leaves the quarantine.
+the document and the reason) and fails. The same landed message delivered again is skipped
+without a second alert (flows.process_message); `replay` still processes it, and a document
+that then passes leaves the quarantine.
 """
 
 from __future__ import annotations
@@ -102,6 +103,12 @@ def failing(lake: Lake, feed: str) -> dict[tuple[str, str, int], dict]:
 def record(lake: Lake, feed: str, document: Document, raw_key: str, reason: str) -> str:
     body = {"mrid": document.mrid, "revision": document.revision, "raw": raw_key, "reason": reason, "at": time.time()}
     return lake.put(_key(feed, document.area, document.mrid, document.revision), json.dumps(body).encode())
+
+
+def held(lake: Lake, feed: str, document: Document) -> dict | None:
+    """The document's quarantine record (`raw`: the landed message it was made for), if any."""
+    found = lake.read(_key(feed, document.area, document.mrid, document.revision))
+    return json.loads(found[0]) if found else None
 
 
 def release(lake: Lake, feed: str, document: Document) -> None:
