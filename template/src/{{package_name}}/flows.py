@@ -175,9 +175,11 @@ def process_message(event_msg: str, replay: bool = False, only_if_changed: bool 
         if isinstance(error, DataCheckError) or failed["attempts"] >= quarantine.MAX_ATTEMPTS:
             _quarantine(lake, feed, document, inbox_key, f"attempt {failed['attempts']} failed: {error}")
         raise
-    quarantine.attempts_done(lake, feed.name, document)
     if settled:
+        quarantine.attempts_done(lake, feed.name, document)
         _mark_swept(lake, inbox_key, summary.skipped or "sent")
+    else:  # another run holds it: that run settles it, and the failures so far still count
+        quarantine.attempt_stepped_aside(lake, feed.name, document)
     return summary
 
 

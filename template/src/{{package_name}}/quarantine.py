@@ -4,8 +4,9 @@ A message that fails every time (a data check it breaks, a bug it triggers, a ru
 would fail again on every redelivery and every sweep, alerting each time. Its raw bytes are
 already landed. Each attempt at a document is counted before it starts
 (`attempts/feed=<feed>/area=<EIC>/<mRID>_r<revision>.json`, a compare-and-swap counter, so a
-run killed mid-way counts too) and the count is dropped when a run ends without failing. A
-document that breaks a data check, or whose attempts reach MAX_ATTEMPTS, is quarantined: the
+run killed mid-way counts too); the count is dropped when a run settles the document (sent,
+or nothing to send), not when it steps aside for another run at work on it. A document that
+breaks a data check, or whose attempts reach MAX_ATTEMPTS, is quarantined: the
 record (`quarantine/feed=<feed>/area=<EIC>/<mRID>_r<revision>.json`) says why, the sweeps
 leave it alone, and the run that quarantines it emits QUARANTINED (automations.yaml mails
 the document and the reason) and fails. The same landed message delivered again is skipped
@@ -71,16 +72,30 @@ def _attempts_key(feed: str, document: Document) -> str:
     return _key(feed, document.area, document.mrid, document.revision, ATTEMPTS)
 
 
-def _change(lake: Lake, key: str, change: Callable[[dict], dict]) -> dict:
-    """One compare-and-swap on an attempts record (S3 conditional writes, as the ledger's)."""
+def _change(lake: Lake, key: str, change: Callable[[dict], dict], create: bool = True) -> dict:
+    """One compare-and-swap on an attempts record (S3 conditional writes, as the ledger's);
+    without `create`, a record that is gone stays gone (an empty dict is returned)."""
     while True:
         found = lake.read(key)
+        if not found and not create:
+            return {}
         before = json.loads(found[0]) if found else {"attempts": 0, "errors": []}
         record = {**change(before), "last": time.time()}
         data = json.dumps(record).encode()
         if lake.put_if_match(key, data, found[1]) if found else lake.put_if_absent(key, data):
             return record
         # Another run changed the record between our read and our write: apply ours on top of theirs.
+
+
+def attempt_stepped_aside(lake: Lake, feed: str, document: Document) -> dict:
+    """This attempt found another run at work on the document: it ends without failing, and the
+    failures counted so far stay (only a run that settles the document starts the count again)."""
+    return _change(
+        lake,
+        _attempts_key(feed, document),
+        lambda record: {**record, "starts": record.get("starts", [])[1:]},
+        create=False,  # the holder settled it and dropped the record meanwhile: nothing to keep
+    )
 
 
 def attempts_done(lake: Lake, feed: str, document: Document) -> None:
