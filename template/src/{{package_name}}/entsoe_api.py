@@ -58,7 +58,7 @@ class ApiQueryRefused(RuntimeError):
 def load_api_key(settings: Settings) -> str:
     try:
         return load_block(Secret, settings.entsoe_api_key_block, "PIPELINE_ENTSOE_API_KEY_BLOCK").get()
-    except (LookupError, ValueError) as exc:
+    except ValueError as exc:  # settings.MissingBlock among them
         raise ApiKeyRejected(
             f"no ENTSO-E API key: create the Prefect Secret block {settings.entsoe_api_key_block!r} "
             f"holding your security token ({exc})"

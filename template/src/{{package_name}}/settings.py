@@ -86,6 +86,11 @@ class Settings(BaseSettings):
 BlockType = TypeVar("BlockType", bound="Block")
 
 
+class MissingBlock(LookupError, ValueError):
+    """A Prefect block that a setting names does not exist. A ValueError too, as Prefect's own
+    error is, so callers that create a missing block (deploy/prefect_cloud.py) still catch it."""
+
+
 def load_block(block_type: type[BlockType], name: str, setting: str = "") -> BlockType:
     """The Prefect block `name`, loaded from synchronous code; `setting` is the variable that
     names it, for the error when it is missing.
@@ -104,7 +109,7 @@ def load_block(block_type: type[BlockType], name: str, setting: str = "") -> Blo
         if not isinstance(error.__cause__, ObjectNotFound):
             raise
         named_by = f" (named by {setting})" if setting else ""
-        raise LookupError(
+        raise MissingBlock(
             f"the Prefect {block_type.__name__} block {name!r}{named_by} does not exist on the Prefect "
             f"server at {PREFECT_API_URL.value() or 'the local ephemeral server'}: save it as the README's "
             '"Deploy" section says, then run again'
