@@ -18,13 +18,12 @@ import time
 from email.message import EmailMessage
 
 from prefect import get_run_logger, task
-from prefect.blocks.system import Secret
 from prefect.cache_policies import NO_CACHE
 from prefect_email import EmailServerCredentials, SMTPType
 from pydantic import SecretStr
 
 from .newsletter import Newsletter
-from .settings import Settings, load_block
+from .settings import Settings, smtp_password
 
 _SMTP_TYPES = {"ssl": SMTPType.SSL, "starttls": SMTPType.STARTTLS, "insecure": SMTPType.INSECURE}
 _REFUSED = (smtplib.SMTPSenderRefused, smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError)
@@ -35,11 +34,7 @@ class MaybeSent(Exception):
 
 
 def smtp_credentials(settings: Settings) -> EmailServerCredentials:
-    password = (
-        load_block(Secret, settings.smtp_password_block, "PIPELINE_SMTP_PASSWORD_BLOCK").get()
-        if settings.smtp_password_block
-        else ""
-    )
+    password = smtp_password(settings)
     return EmailServerCredentials(
         smtp_server=settings.smtp_host,
         smtp_port=settings.smtp_port,

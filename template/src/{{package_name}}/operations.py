@@ -26,7 +26,6 @@ from urllib.parse import quote, urlencode
 import apprise
 import yaml
 from prefect.blocks.notifications import SlackWebhook
-from prefect.blocks.system import Secret
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, GlobalConcurrencyLimitUpdate
 from prefect.client.schemas.objects import BlockDocument
@@ -36,7 +35,7 @@ from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from pydantic import SecretStr, TypeAdapter
 
 from . import defaults
-from .settings import Settings, load_block
+from .settings import Settings, smtp_password
 
 AUTOMATIONS_FILE = Path(__file__).resolve().parents[2] / "automations.yaml"
 EMAIL_BLOCK = f"{defaults.PROJECT_SLUG}-alerts-email"
@@ -152,11 +151,7 @@ def save_notification_blocks(settings: Settings, webhook_url: str = "") -> list[
     SlackWebhook.block_initialization), and Apprise's `mailto://` plugin speaks SMTP.
     Without a URL an earlier webhook block is deleted: the alerts follow the settings.
     """
-    password = (
-        load_block(Secret, settings.smtp_password_block, "PIPELINE_SMTP_PASSWORD_BLOCK").get()
-        if settings.smtp_password_block
-        else ""
-    )
+    password = smtp_password(settings)
     SlackWebhook(url=SecretStr(email_url(settings, password)), notify_type="failure").save(EMAIL_BLOCK, overwrite=True)
     saved = [EMAIL_BLOCK]
     if webhook_url:

@@ -117,3 +117,13 @@ def load_block(block_type: type[BlockType], name: str, setting: str = "") -> Blo
     if not isinstance(block, block_type):
         raise TypeError(f"loading the Prefect block {name!r} gave {type(block).__name__}, not {block_type.__name__}")
     return block
+
+
+def smtp_password(settings: Settings) -> str:
+    """The SMTP login's password from the Secret block the settings name ("" without a login):
+    the newsletter and the alert email log in alike."""
+    if not settings.smtp_password_block:
+        return ""
+    from prefect.blocks.system import Secret
+
+    return load_block(Secret, settings.smtp_password_block, "PIPELINE_SMTP_PASSWORD_BLOCK").get()

@@ -34,6 +34,7 @@ import sqlite3
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -47,7 +48,6 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import (
     CommitFailedException,
     NoSuchNamespaceError,
-    TableAlreadyExistsError,
     ValidationException,
 )
 from pyiceberg.expressions import (
@@ -215,25 +215,31 @@ def glue_properties(settings: Settings) -> dict[str, str]:
 def ensure_table(catalog: Catalog, namespace: str, name: str) -> Table:
     """One Iceberg table, created with SCHEMA if missing and migrated if an older release made it."""
     if not catalog.namespace_exists(namespace):  # on AWS the stack made it (glue:GetDatabase only)
-        try:
+        with _unless_another_writer_made_it(lambda: catalog.namespace_exists(namespace)):
             catalog.create_namespace(namespace)
-        except Exception:
-            # Another writer made it first: NamespaceAlreadyExistsError, or on the local SQL
-            # catalog an IntegrityError when the other insert lands between pyiceberg's own
-            # check and its insert (pyiceberg/catalog/sql.py, SqlCatalog.create_namespace).
-            if not catalog.namespace_exists(namespace):
-                raise
     identifier = f"{namespace}.{name}"
     if catalog.table_exists(identifier):
         return migrate(catalog.load_table(identifier))
-    try:
+    with _unless_another_writer_made_it(lambda: catalog.table_exists(identifier)):
         return catalog.create_table(
             identifier, schema=SCHEMA, partition_spec=PARTITION_SPEC, properties=TABLE_PROPERTIES
         )
-    except (TableAlreadyExistsError, CommitFailedException):  # another writer created it first
-        if not catalog.table_exists(identifier):
+    return catalog.load_table(identifier)
+
+
+@contextmanager
+def _unless_another_writer_made_it(exists: Callable[[], bool]) -> Iterator[None]:
+    """A create that failed is no error if what it creates exists now: every first landing on a
+    new lake creates, all but one lose. pyiceberg says so in several ways: TableAlreadyExistsError,
+    NamespaceAlreadyExistsError, CommitFailedException("Table already exists") from a create
+    transaction (its AssertCreate requirement), and on the local SQL catalog an IntegrityError
+    when the other insert lands between its own check and its insert (pyiceberg 0.12,
+    catalog/sql.py, SqlCatalog.create_namespace)."""
+    try:
+        yield
+    except Exception:
+        if not exists():
             raise
-        return catalog.load_table(identifier)
 
 
 @dataclass(frozen=True)
@@ -259,17 +265,14 @@ def open_tables(catalog: Catalog, namespace: str, name: str) -> VersionedTable:
     if catalog.table_exists(identifier):
         return VersionedTable(latest, migrate(catalog.load_table(identifier)))
     seed = _seed_rows(latest)
-    try:
-        with catalog.create_table_transaction(
+    with (
+        _unless_another_writer_made_it(lambda: catalog.table_exists(identifier)),
+        catalog.create_table_transaction(
             identifier, schema=SCHEMA, partition_spec=VERSIONS_PARTITION_SPEC, properties=TABLE_PROPERTIES
-        ) as create:
-            if seed.num_rows:
-                create.append(seed)
-    except (TableAlreadyExistsError, CommitFailedException):
-        # Another writer created it first; pyiceberg reports a create transaction that lost
-        # as CommitFailedException("Table already exists") (its AssertCreate requirement).
-        if not catalog.table_exists(identifier):
-            raise
+        ) as create,
+    ):
+        if seed.num_rows:
+            create.append(seed)
     return VersionedTable(latest, catalog.load_table(identifier))
 
 
