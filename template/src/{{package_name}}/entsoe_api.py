@@ -99,6 +99,10 @@ def retry_delay(exc: TransientApiError, attempt: int, settings: Settings) -> flo
     return settings.api_retry_delay_s * 2**attempt * random.uniform(1.0, 1.2)
 
 
+RATE_LIMIT_ATTEMPTS = 5  # asking the Prefect server for a slot: 1, 2, 4, 8 s apart (x1-1.5)
+RATE_LIMIT_RETRY_S = 1.0
+
+
 def take_rate_limit_slot(settings: Settings) -> None:
     """Blocks until the shared ENTSO-E rate limit allows one more request.
 
@@ -108,14 +112,25 @@ def take_rate_limit_slot(settings: Settings) -> None:
     to share the limit with, and asking would start a throw-away local server per process:
     the request goes through. `api_rate_limit=""` switches the limit off.
     """
-    if settings.api_rate_limit and get_current_settings().api.url:
+    if not (settings.api_rate_limit and get_current_settings().api.url):
+        return
+    for attempt in range(RATE_LIMIT_ATTEMPTS):
         try:
             rate_limit(settings.api_rate_limit, occupy=1, strict=True)
-        except ConcurrencySlotAcquisitionError:
-            raise RateLimitMissing(
-                f"no rate limit {settings.api_rate_limit!r} on the Prefect server, so no request to ENTSO-E: "
-                "create it (deploy/prefect_cloud.py setup, or operations.ensure_rate_limit)"
-            ) from None
+            return
+        except ConcurrencySlotAcquisitionError as error:
+            # Prefect raises this for a missing limit (no cause) and for a failed request to
+            # its server (`from` the HTTP or connection error: prefect/concurrency/_asyncio.py,
+            # aacquire_concurrency_slots). Only the first is the fail-closed stop; the second
+            # is a busy server, asked again with backing off.
+            if error.__cause__ is None:
+                raise RateLimitMissing(
+                    f"no rate limit {settings.api_rate_limit!r} on the Prefect server, so no request to ENTSO-E: "
+                    "create it (deploy/prefect_cloud.py setup, or operations.ensure_rate_limit)"
+                ) from None
+            if attempt == RATE_LIMIT_ATTEMPTS - 1:
+                raise
+            time.sleep(RATE_LIMIT_RETRY_S * 2**attempt * random.uniform(1.0, 1.5))
 
 
 def _fetch_once(query: Callable[[], str], settings: Settings, what: str) -> Fetched | None:
